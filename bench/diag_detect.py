@@ -1,0 +1,94 @@
+"""Detectors and scoring for the diagnostic benchmark.
+
+A detector replays one run's recorded streams through a fresh :class:`AlertEngine` (the rules
+are causal, so this equals running them live). Each detector has one sensitivity multiplier ``m``
+(``m = 1`` is the stock setting): the robust rule's ``z_jump`` and ``h`` and SentryCam's
+``factor`` are multiplied by it. "Calibrated" is the smallest ``m`` on a fixed grid at which the
+detector raises nothing on any healthy run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sentrycam.alerts import Alert, AlertEngine, RobustChangeRule, SentryCamRule
+
+GRID = (0.25, 0.35, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 1e9)
+SENTRYCAM_METRICS = ("intra_var", "inter_dist")
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Which streams (``"geometry"``, ``"val_loss"``, ``"val_acc"``) and which trigger rule."""
+
+    name: str
+    source: str
+    rule: str  # "robust" or "sentrycam"
+    metrics: tuple[str, ...] | None = None  # geometry metrics fed (None: all)
+    hard: bool = True
+
+
+DETECTORS = (
+    Detector("geometry", "geometry", "robust"),
+    Detector("val_loss", "val_loss", "robust"),
+    Detector("val_acc", "val_acc", "robust"),
+    Detector("sentrycam_geometry", "geometry", "sentrycam", SENTRYCAM_METRICS, hard=False),
+    Detector("sentrycam_val_loss", "val_loss", "sentrycam", hard=False),
+    Detector("sentrycam_val_acc", "val_acc", "sentrycam", hard=False),
+)
+
+
+def _params(rule: str, m: float) -> dict[str, float]:
+    if rule == "robust":
+        d = RobustChangeRule(1)
+        return {"z_jump": d.z_jump * m, "h": d.h * m}
+    return {"factor": SentryCamRule(1).factor * m}
+
+
+def alerts_of(det: Detector, rec: dict, m: float = 1.0) -> list[Alert]:
+    """All alerts ``det`` raises over one recorded run (``rec`` as built by diagnostic.py)."""
+    eng = AlertEngine(rules=(det.rule,), hard=det.hard, params={det.rule: _params(det.rule, m)})
+    out: list[Alert] = []
+    for i, step in enumerate(rec["steps"]):
+        if det.source == "geometry":
+            for layer, frames in rec["metrics"].items():
+                vals = frames[i]
+                if det.metrics is not None:
+                    vals = {k: vals[k] for k in det.metrics}
+                out += eng.update(step, layer, vals)
+        else:
+            out += eng.update(step, None, {det.source: rec[det.source][i]})
+    return out
+
+
+def score(alerts: list[Alert], onset: int | None) -> dict:
+    """First alert at/after onset, delay, and false alarms (alerts before onset; all if healthy)."""
+    if onset is None:
+        return {"first": None, "delay": None, "false_alarms": len(alerts), "first_rule": None}
+    before = [a for a in alerts if a.step < onset]
+    after = [a for a in alerts if a.step >= onset]
+    first = after[0] if after else None
+    return {
+        "first": first.step if first else None,
+        "delay": (first.step - onset) if first else None,
+        "false_alarms": len(before),
+        "first_rule": f"{first.layer}/{first.metric}/{first.rule}" if first else None,
+    }
+
+
+def calibrate(det: Detector, healthy: list[dict]) -> float:
+    """Smallest multiplier on :data:`GRID` with no alert on any healthy run."""
+    for m in GRID:
+        if all(not alerts_of(det, rec, m) for rec in healthy):
+            return m
+    return math.inf
+
+
+def median(xs: list[float]) -> float:
+    """Median with ``inf`` standing for a miss."""
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        return math.nan
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2

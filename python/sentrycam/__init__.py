@@ -1,0 +1,18 @@
+"""sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter."""
+
+from .frames import Frame, decode_frame, encode_frame
+from .monitor import Monitor, SentrycamWarning
+from .record import iter_recording, read_recording
+from .snapshot import Snapshot
+
+__all__ = [
+    "Frame",
+    "Monitor",
+    "SentrycamWarning",
+    "Snapshot",
+    "decode_frame",
+    "encode_frame",
+    "iter_recording",
+    "read_recording",
+]
+__version__ = "0.1.0"

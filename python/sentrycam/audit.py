@@ -1,0 +1,114 @@
+"""The geometry audit: per-layer metrics with state, fed into one alert engine.
+
+:class:`Auditor` is what a training loop (or ``Monitor``) calls once per captured frame. It never
+raises for bad data: a problem becomes a :class:`RuntimeWarning` and a partial (or empty) result.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .alerts import Alert, AlertEngine
+from .metrics import DORMANT_TAU, METRIC_KEYS, LayerState, layer_metrics
+
+__all__ = ["Auditor"]
+
+
+class Auditor:
+    """Computes each layer's metrics against its own history and raises alerts on them.
+
+    ``engine``: the alert engine (a default :class:`AlertEngine` if ``None``). ``tau``: the dormant
+    threshold. ``on_alert``: optional callable invoked synchronously with each new alert; its
+    exceptions propagate (that is how a loop can stop on an alert).
+    """
+
+    def __init__(
+        self,
+        engine: AlertEngine | None = None,
+        *,
+        tau: float = DORMANT_TAU,
+        on_alert: Callable[[Alert], Any] | None = None,
+    ) -> None:
+        self.engine = engine if engine is not None else AlertEngine()
+        self.tau = tau
+        self.on_alert = on_alert
+        self.states: dict[str, LayerState] = {}
+        self.alerts: list[Alert] = []
+
+    def state(self, layer: str) -> LayerState:
+        """The per-layer state (created on first use)."""
+        st = self.states.get(layer)
+        if st is None:
+            st = self.states[layer] = LayerState()
+        return st
+
+    def set_reference(self, layer: str, x: Any) -> None:
+        """Use ``x`` instead of the layer's first frame as the CKA reference."""
+        tmp = LayerState()
+        try:
+            layer_metrics(x, None, tmp, tau=self.tau)
+        except Exception as exc:  # noqa: BLE001 - never break the caller on data problems
+            warnings.warn(f"sentrycam: reference for {layer!r} ignored: {exc}", RuntimeWarning, 2)
+            return
+        st = self.state(layer)
+        st.ref, st.fixed_ref = tmp.prev, True
+
+    def observe(
+        self, step: int, layer: str, x: Any, labels: Any = None, preds: Any = None
+    ) -> tuple[dict[str, float], list[Alert]]:
+        """Metrics of one frame of ``layer`` and the alerts newly raised by them.
+
+        ``preds`` is accepted for the frame contract; the metrics do not use it yet.
+        """
+        del preds
+        st = self.state(layer)
+        try:
+            metrics = layer_metrics(x, labels, st, tau=self.tau)
+        except Exception as exc:  # noqa: BLE001 - never break the training loop on data problems
+            warnings.warn(
+                f"sentrycam: metrics for {layer!r} at step {step} failed: {exc!r}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            st.prev = None
+            metrics = dict.fromkeys(METRIC_KEYS, math.nan)
+            metrics = _fallback_nonfinite(x, metrics)
+        return metrics, self._feed(step, layer, metrics)
+
+    def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
+        """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
+        clean: dict[str, float] = {}
+        for k, v in scalars.items():
+            try:
+                clean[str(k)] = float(v)
+            except (TypeError, ValueError):
+                continue
+        return self._feed(step, None, clean)
+
+    def _feed(self, step: int, layer: str | None, values: dict[str, float]) -> list[Alert]:
+        try:
+            new = self.engine.update(int(step), layer, values)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"sentrycam: alert engine failed: {exc!r}", RuntimeWarning, stacklevel=3)
+            return []
+        self.alerts.extend(new)
+        if self.on_alert is not None:
+            for a in new:
+                self.on_alert(a)
+        return new
+
+
+def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
+    """Best-effort ``nonfinite_frac`` when the full metric pass failed."""
+    try:
+        import numpy as np
+
+        a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
+        if a.size:
+            metrics["nonfinite_frac"] = float(1.0 - np.isfinite(a).mean())
+    except Exception:  # noqa: BLE001
+        pass
+    return metrics

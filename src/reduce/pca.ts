@@ -1,0 +1,134 @@
+/**
+ * Randomized PCA by subspace iteration with implicit centering, warm-startable from a previous basis.
+ * Cold: random Gaussian start, `iterations` (default 3) power steps. Warm: start from the previous
+ * basis (1 step by default). Then Rayleigh–Ritz on the subspace to get sorted components.
+ */
+import { Rng } from "./rng.ts";
+import { mulXVt, mulYtX, orthonormalizeRows, symEig } from "./linalg.ts";
+
+export interface PcaOptions {
+  /** Previous full basis (`PcaResult.basis`, l×d row-major) for a warm start. */
+  warmBasis?: Float64Array | null;
+  /** Previous components (k×d), to keep signs consistent across frames. */
+  prevComponents?: Float64Array | null;
+  /** Power/subspace iterations; default 3 cold, 1 warm. */
+  iterations?: number;
+  /** Extra basis vectors beyond k (default 8). */
+  oversample?: number;
+  seed?: number;
+}
+
+export interface PcaResult {
+  k: number;
+  /** Size of the iterated subspace (k + oversample, ≤ d). */
+  l: number;
+  d: number;
+  mean: Float64Array;
+  /** l×d orthonormal rows sorted by captured variance: warm-start state for the next frame. */
+  basis: Float64Array;
+  /** k×d principal directions (first k rows of basis). */
+  components: Float64Array;
+  /** n×k projections of the centred rows. */
+  scores: Float32Array;
+  /** Variance along each component (eigenvalue / (n − 1)), length k. */
+  variances: Float64Array;
+  /** Total variance of the data (trace of the covariance). */
+  totalVariance: number;
+}
+
+export function columnMean(x: Float32Array, n: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    for (let p = 0; p < d; p++) mean[p] += x[o + p];
+  }
+  if (n > 0) for (let p = 0; p < d; p++) mean[p] /= n;
+  return mean;
+}
+
+/** PCA of the n×d row-major matrix x to k dimensions. Requires 1 ≤ k ≤ d. */
+export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaOptions = {}): PcaResult {
+  if (k < 1 || k > d) throw new Error(`pca: k=${k} must be in [1, d=${d}]`);
+  const rng = new Rng(opts.seed ?? 1);
+  const mean = columnMean(x, n, d);
+  let totalVariance = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    for (let p = 0; p < d; p++) {
+      const c = x[o + p] - mean[p];
+      totalVariance += c * c;
+    }
+  }
+  totalVariance /= Math.max(1, n - 1);
+
+  const warm = opts.warmBasis && opts.warmBasis.length % d === 0 && opts.warmBasis.length / d >= k
+    ? opts.warmBasis : null;
+  const l = warm ? warm.length / d : Math.min(d, k + (opts.oversample ?? 8));
+  const iterations = opts.iterations ?? (warm ? 1 : 3);
+
+  const vt = new Float64Array(l * d);
+  if (warm) vt.set(warm);
+  else for (let i = 0; i < vt.length; i++) vt[i] = rng.normal();
+  orthonormalizeRows(vt, l, d, rng);
+
+  const y = new Float64Array(n * l);
+  for (let it = 0; it < iterations; it++) {
+    mulXVt(x, n, d, mean, vt, l, y);
+    mulYtX(x, n, d, mean, y, l, vt);
+    orthonormalizeRows(vt, l, d, rng);
+  }
+  // Rayleigh–Ritz: eigen-decompose Yᵀ Y with Y = Xc · Vtᵀ
+  mulXVt(x, n, d, mean, vt, l, y);
+  const c = new Float64Array(l * l);
+  for (let i = 0; i < n; i++) {
+    const yo = i * l;
+    for (let a = 0; a < l; a++) {
+      const ya = y[yo + a];
+      if (ya === 0) continue;
+      const co = a * l;
+      for (let b = a; b < l; b++) c[co + b] += ya * y[yo + b];
+    }
+  }
+  for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) c[a * l + b] = c[b * l + a];
+  const { values, vectors: w } = symEig(c, l);
+
+  // rotated basis: basis[c] = Σ_j w[j, c] vt[j]
+  const basis = new Float64Array(l * d);
+  for (let cc = 0; cc < l; cc++) {
+    const bo = cc * d;
+    for (let j = 0; j < l; j++) {
+      const wj = w[j * l + cc];
+      if (wj === 0) continue;
+      const vo = j * d;
+      for (let p = 0; p < d; p++) basis[bo + p] += wj * vt[vo + p];
+    }
+  }
+  // deterministic signs: agree with the previous components when given, else largest |loading| > 0
+  const sign = new Float64Array(l).fill(1);
+  const prev = opts.prevComponents && opts.prevComponents.length >= k * d ? opts.prevComponents : null;
+  for (let cc = 0; cc < l; cc++) {
+    const bo = cc * d;
+    if (prev && cc < k) {
+      let dot = 0;
+      for (let p = 0; p < d; p++) dot += basis[bo + p] * prev[bo + p];
+      if (dot < 0) sign[cc] = -1;
+    } else {
+      let best = 0;
+      for (let p = 0; p < d; p++) if (Math.abs(basis[bo + p]) > Math.abs(best)) best = basis[bo + p];
+      if (best < 0) sign[cc] = -1;
+    }
+    if (sign[cc] < 0) for (let p = 0; p < d; p++) basis[bo + p] = -basis[bo + p];
+  }
+  const scores = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const yo = i * l;
+    for (let cc = 0; cc < k; cc++) {
+      let s = 0;
+      for (let j = 0; j < l; j++) s += y[yo + j] * w[j * l + cc];
+      scores[i * k + cc] = s * sign[cc];
+    }
+  }
+  const variances = new Float64Array(k);
+  for (let cc = 0; cc < k; cc++) variances[cc] = Math.max(0, values[cc]) / Math.max(1, n - 1);
+  return { k, l, d, mean, basis, components: basis.slice(0, k * d), scores, variances, totalVariance };
+}

@@ -1,0 +1,25 @@
+/** One capture of one layer, as decoded from an Arrow IPC stream message. */
+export interface Frame {
+  /** Kernel-assigned sequence number, unique per monitor; used to de-duplicate replays. */
+  seq: number;
+  step: number;
+  layer: string;
+  /** Number of points (rows). */
+  n: number;
+  /** Dimension of each activation vector. */
+  d: number;
+  /** Sample ids, length n. */
+  ids: Int32Array;
+  /** Labels, length n; null when the frame carries none. Missing entries are -1. */
+  labels: Int32Array | null;
+  /** Predictions, length n; null when the frame carries none. Missing entries are -1. */
+  preds: Int32Array | null;
+  /** Row-major activations, n * d values; a view on the message bytes where possible. */
+  x: Float32Array;
+  /** Scalars that rode along (loss, accuracy, lr, ...). */
+  scalars: Record<string, number>;
+  /** Geometry metrics computed kernel-side for this frame and layer. */
+  metrics: Record<string, number>;
+  /** Number of non-finite values in x (kernel-reported; NaN/Inf rows are shown as such). */
+  nonFinite: number;
+}

@@ -1,0 +1,279 @@
+// One rendered view of a monitor: wires the shared frame store to the reducer, the scatter plot,
+// the toolbar and the status line, and keeps the root element's testing attributes current.
+import type { AnyModel } from "@anywidget/types";
+import type { ModelState } from "../model-state.ts";
+import { ReductionClient, type Reduced } from "../reduction.ts";
+import type { ReduceMethod } from "../reduce/protocol.ts";
+import type { Frame } from "../transport/frame.ts";
+import type { ColorBy } from "./palette.ts";
+import { ScatterView } from "./scatter.ts";
+import { Toolbar } from "./toolbar.ts";
+import { ResultCache } from "./result-cache.ts";
+
+export class MonitorView {
+  private readonly root: HTMLElement;
+  private readonly toolbar: Toolbar;
+  private readonly status: HTMLDivElement;
+  private readonly errorBar: HTMLDivElement;
+  private readonly scatter: ScatterView;
+  private readonly client: ReductionClient;
+  private readonly cache = new ResultCache(400);
+  private layer = "";
+  private method: ReduceMethod;
+  private colorBy: ColorBy = "label";
+  private follow = true;
+  private pinned: Frame | null = null;
+  private shown: { frame: Frame; result: Reduced } | null = null;
+  private progress = "";
+  private drawing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly model: AnyModel,
+    private readonly state: ModelState,
+    parent: HTMLElement,
+    private readonly signal: AbortSignal,
+  ) {
+    this.root = document.createElement("div");
+    this.root.className = "sentrycam-root";
+    parent.appendChild(this.root);
+    this.method = model.get("reducer") === "pca" ? "pca" : "umap";
+    this.toolbar = new Toolbar(this.root, {
+      layer: (name) => this.selectLayer(name),
+      method: (m) => this.selectMethod(m),
+      colorBy: (c) => {
+        this.colorBy = c;
+        this.redraw();
+      },
+      scrub: (i) => this.scrub(i),
+      follow: (on) => this.setFollow(on),
+      exportImage: (format) => void this.scatter.download(format, `sentrycam-${this.layer}-step${this.shown?.frame.step ?? 0}`),
+    }, signal);
+    this.status = div(this.root, "sentrycam-status");
+    this.errorBar = div(this.root, "sentrycam-error");
+    this.scatter = new ScatterView(div(this.root, "sentrycam-main"));
+    this.client = new ReductionClient({
+      result: (r) => this.onResult(r),
+      progress: (layer, fraction, stage) => {
+        if (layer === this.layer) this.setProgress(`${stage} ${Math.round(fraction * 100)}%`);
+      },
+      error: (layer, seq, message) => this.showError(`reducing frame ${seq} of ${layer} failed: ${message}`),
+    });
+    const unsubscribe = state.store.subscribe((ev) => {
+      if (ev.kind === "frame") this.onFrame(ev.frame);
+      else this.showError(ev.message);
+    });
+    const onReducer = () => this.selectMethod(model.get("reducer") === "pca" ? "pca" : "umap");
+    model.on("change:reducer", onReducer);
+    const onSnapshot = (id: number, format: "png" | "svg") => void this.answerSnapshot(id, format);
+    state.snapshotHandlers.add(onSnapshot);
+    signal.addEventListener("abort", () => {
+      unsubscribe();
+      model.off("change:reducer", onReducer);
+      state.snapshotHandlers.delete(onSnapshot);
+      this.client.close();
+      this.scatter.dispose();
+      this.root.remove();
+    });
+    for (const e of state.store.errors) this.showError(e);
+    this.pickInitialLayer();
+    this.updateAttributes();
+  }
+
+  /** The root element (carries the testing hooks). */
+  get element(): HTMLElement {
+    return this.root;
+  }
+
+  private pickInitialLayer(): void {
+    const declared = (this.model.get("layers") as string[] | undefined) ?? [];
+    const layers = this.layerNames();
+    this.layer = declared.find((l) => layers.includes(l)) ?? layers[0] ?? declared[0] ?? "";
+    this.toolbar.setLayers(layers.length ? layers : declared, this.layer);
+    this.toolbar.setMethod(this.method);
+    const latest = this.state.store.latest(this.layer);
+    if (latest !== undefined) this.client.request(latest, this.method);
+  }
+
+  private layerNames(): string[] {
+    const declared = (this.model.get("layers") as string[] | undefined) ?? [];
+    const seen = this.state.store.layers();
+    return [...declared.filter((l) => seen.includes(l)), ...seen.filter((l) => !declared.includes(l))];
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.layer === "") this.layer = frame.layer;
+    this.toolbar.setLayers(this.layerNames(), this.layer);
+    if (frame.layer === this.layer && this.follow) {
+      this.client.request(frame, this.method);
+    }
+    this.updateTimeline();
+    this.updateAttributes();
+    this.updateStatus();
+  }
+
+  private onResult(r: Reduced): void {
+    this.cache.put(r);
+    if (r.layer !== this.layer || r.method !== this.method) return;
+    const frames = this.state.store.frames(this.layer);
+    const frame = frames.find((f) => f.seq === r.seq);
+    if (frame === undefined) return;
+    const wanted = this.follow ? frames[frames.length - 1] : this.pinned;
+    // While following, any newer result than the one shown is worth drawing (frames coalesce).
+    const better = this.follow ? (this.shown === null || this.shown.frame.layer !== this.layer || r.seq >= this.shown.frame.seq || this.shown.result.method !== r.method) : wanted?.seq === r.seq;
+    if (!this.client.isBusy(this.layer)) this.progress = "";
+    if (better) this.draw(frame, r);
+    else this.updateStatus();
+  }
+
+  private draw(frame: Frame, result: Reduced): void {
+    this.shown = { frame, result };
+    const title = `${frame.layer} · step ${frame.step}`;
+    this.drawing = this.drawing
+      .then(() => this.scatter.show(frame, result.xy, this.colorBy, title))
+      .catch((err: unknown) => this.showError(`drawing failed: ${(err as Error).message}`))
+      .then(() => {
+        this.updateAttributes();
+        this.updateTimeline();
+      });
+    this.updateAttributes();
+    this.updateStatus();
+  }
+
+  private redraw(): void {
+    if (this.shown !== null) this.draw(this.shown.frame, this.shown.result);
+  }
+
+  private selectLayer(name: string): void {
+    this.layer = name;
+    this.shown = null;
+    this.pinned = null;
+    this.follow = true;
+    this.showLatest();
+  }
+
+  private selectMethod(m: ReduceMethod): void {
+    if (m === this.method) return;
+    this.method = m;
+    this.toolbar.setMethod(m);
+    if (this.model.get("reducer") !== m) {
+      this.model.set("reducer", m);
+      this.model.save_changes();
+    }
+    const target = this.follow ? this.state.store.latest(this.layer) : this.pinned;
+    if (target) this.showFrame(target);
+  }
+
+  private setFollow(on: boolean): void {
+    this.follow = on;
+    if (on) {
+      this.pinned = null;
+      this.showLatest();
+    } else {
+      this.pinned = this.shown?.frame ?? null;
+    }
+    this.updateTimeline();
+  }
+
+  private scrub(index: number): void {
+    const frames = this.state.store.frames(this.layer);
+    const frame = frames[index];
+    if (frame === undefined) return;
+    this.follow = index === frames.length - 1;
+    this.pinned = this.follow ? null : frame;
+    this.showFrame(frame);
+    this.updateTimeline();
+  }
+
+  private showLatest(): void {
+    const latest = this.state.store.latest(this.layer);
+    if (latest !== undefined) this.showFrame(latest);
+    this.updateTimeline();
+    this.updateAttributes();
+  }
+
+  /** Draw `frame` from the cache, or ask for it to be reduced (a skipped frame is reduced on demand). */
+  private showFrame(frame: Frame): void {
+    const cached = this.cache.get(frame.layer, this.method, frame.seq);
+    if (cached !== undefined) this.draw(frame, cached);
+    else {
+      this.client.request(frame, this.method);
+      this.setProgress(`reducing step ${frame.step}…`);
+    }
+  }
+
+  private setProgress(text: string): void {
+    this.progress = text;
+    this.updateStatus();
+  }
+
+  private updateTimeline(): void {
+    const frames = this.state.store.frames(this.layer);
+    const current = this.follow ? frames.length - 1 : frames.findIndex((f) => f.seq === this.pinned?.seq);
+    this.toolbar.setTimeline(current, frames.length, this.follow);
+  }
+
+  private updateStatus(): void {
+    const store = this.state.store;
+    const frames = store.frames(this.layer);
+    const parts: string[] = [];
+    if (this.shown !== null) {
+      const { frame, result } = this.shown;
+      const index = frames.findIndex((f) => f.seq === frame.seq) + 1;
+      parts.push(`step ${frame.step}`, `frame ${index}/${frames.length}`, `${frame.n.toLocaleString()} points`);
+      parts.push(`${result.method.toUpperCase()} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
+      if (result.excluded > 0) parts.push(`${result.excluded} non-finite row(s) excluded`);
+      if (frame.nonFinite > 0) parts.push(`${frame.nonFinite} non-finite value(s)`);
+      parts.push(...result.notes);
+    } else {
+      parts.push(store.received === 0 ? "waiting for the first frame…" : `${store.received} frame(s) received`);
+    }
+    if (this.progress) parts.push(this.progress);
+    const notice = this.state.notices[this.state.notices.length - 1];
+    this.status.textContent = parts.join(" · ");
+    this.status.title = notice ?? "";
+  }
+
+  private updateAttributes(): void {
+    const r = this.root;
+    r.dataset.frames = String(this.state.store.received);
+    r.dataset.step = this.shown ? String(this.shown.frame.step) : "";
+    r.dataset.points = String(this.scatter.points);
+    r.dataset.layer = this.layer;
+    r.dataset.alerts = String(this.state.alerts.length);
+    r.dataset.reducer = this.method;
+    r.dataset.errors = String(this.state.store.errors.length);
+  }
+
+  private showError(message: string): void {
+    const line = document.createElement("div");
+    line.textContent = message;
+    this.errorBar.appendChild(line);
+    while (this.errorBar.childElementCount > 5) this.errorBar.firstElementChild?.remove();
+    this.updateAttributes();
+  }
+
+  private async answerSnapshot(id: number, format: "png" | "svg"): Promise<void> {
+    try {
+      await this.drawing;
+      const url = await this.scatter.image(format);
+      const bytes = format === "svg" ? new TextEncoder().encode(decodeURIComponent(url.slice(url.indexOf(",") + 1))) : base64Bytes(url.slice(url.indexOf(",") + 1));
+      this.model.send({ type: "snapshot", id, ok: true, format }, undefined, [bytes.buffer as ArrayBuffer]);
+    } catch (err) {
+      this.model.send({ type: "snapshot", id, ok: false, error: (err as Error).message });
+    }
+  }
+}
+
+function div(parent: HTMLElement, cls: string): HTMLDivElement {
+  const d = document.createElement("div");
+  d.className = cls;
+  parent.appendChild(d);
+  return d;
+}
+
+function base64Bytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,32 @@
+/** Categorical colours for classes (Tableau 10, then 10 more), and how points get coloured. */
+export const PALETTE = [
+  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+  "#9c755f", "#bab0ac", "#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a",
+  "#d62728", "#ff9896", "#9467bd", "#c5b0d5",
+];
+export const MISSING_COLOR = "#9aa0a6";
+export const CORRECT_COLOR = "#59a14f";
+export const WRONG_COLOR = "#e15759";
+
+export type ColorBy = "label" | "pred" | "correct";
+
+/** One CSS colour per point for the chosen colouring; -1 (missing) gets a neutral grey. */
+export function pointColors(
+  labels: Int32Array | null,
+  preds: Int32Array | null,
+  n: number,
+  by: ColorBy,
+): string[] {
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    if (by === "correct") {
+      const l = labels?.[i] ?? -1;
+      const p = preds?.[i] ?? -1;
+      out[i] = l < 0 || p < 0 ? MISSING_COLOR : l === p ? CORRECT_COLOR : WRONG_COLOR;
+    } else {
+      const c = (by === "label" ? labels : preds)?.[i] ?? -1;
+      out[i] = c < 0 ? MISSING_COLOR : PALETTE[c % PALETTE.length];
+    }
+  }
+  return out;
+}

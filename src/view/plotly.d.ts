@@ -1,0 +1,9 @@
+// plotly.js ships no types for its partial-bundle entry points.
+declare module "plotly.js/lib/core" {
+  const core: unknown;
+  export default core;
+}
+declare module "plotly.js/lib/scattergl" {
+  const trace: unknown;
+  export default trace;
+}

@@ -1,0 +1,165 @@
+// A real JupyterLab server and a real headless Chromium (Debian's, driven by playwright-core) for
+// end-to-end tests: start the server on a free port, write a notebook, open it, run cells.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const ROOT = path.resolve(import.meta.dirname, "..", "..");
+const PYTHON_BIN = process.env.SENTRYCAM_PYTHON_BIN ?? path.join(ROOT, ".venv", "bin");
+
+export interface Lab {
+  url: string;
+  token: string;
+  dir: string;
+  proc: ChildProcess;
+  log: string[];
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export async function startLab(): Promise<Lab> {
+  const port = await freePort();
+  const token = "sentrycam-e2e";
+  const dir = mkdtempSync(path.join(tmpdir(), "sentrycam-e2e-"));
+  // Render every cell (no virtual scrolling), so cells can be clicked wherever they are.
+  const settings = path.join(dir, ".settings", "@jupyterlab", "notebook-extension");
+  mkdirSync(settings, { recursive: true });
+  writeFileSync(path.join(settings, "tracker.jupyterlab-settings"), JSON.stringify({ windowingMode: "none" }));
+  const jupyter = path.join(PYTHON_BIN, "jupyter");
+  const proc = spawn(
+    existsSync(jupyter) ? jupyter : "jupyter",
+    [
+      "lab", "--no-browser", "--allow-root", `--port=${port}`, "--ip=127.0.0.1",
+      `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${dir}`,
+      "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+      "--ServerApp.disable_check_xsrf=True",
+    ],
+    { cwd: dir, env: { ...process.env, PATH: `${PYTHON_BIN}:${process.env.PATH}`, JUPYTERLAB_SETTINGS_DIR: path.join(dir, ".settings") }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const log: string[] = [];
+  proc.stdout?.on("data", (d: Buffer) => log.push(d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/api/status?token=${token}`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`JupyterLab did not start:\n${log.join("")}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return {
+    url, token, dir, proc, log,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      proc.kill("SIGTERM");
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => { proc.kill("SIGKILL"); r(); }, 8000);
+        proc.on("exit", () => { clearTimeout(t); r(); });
+      });
+    },
+  };
+}
+
+/** Write a notebook of code cells into the server's root directory. */
+export function writeNotebook(lab: Lab, name: string, cells: string[]): void {
+  const nb = {
+    nbformat: 4, nbformat_minor: 5,
+    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
+    cells: cells.map((src, i) => ({ cell_type: "code", id: `c${i}`, metadata: {}, execution_count: null, outputs: [], source: src })),
+  };
+  writeFileSync(path.join(lab.dir, name), JSON.stringify(nb));
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.SENTRYCAM_CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+}
+
+export interface PageProblems {
+  errors: string[];
+}
+
+/** Open `name` in JupyterLab, wait for an idle kernel; collect page errors and console errors. */
+export async function openNotebook(browser: Browser, lab: Lab, name: string): Promise<{ page: Page; problems: PageProblems }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems: PageProblems = { errors: [] };
+  page.on("pageerror", (err) => problems.errors.push(`pageerror: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.errors.push(`console.error: ${msg.text()}`);
+  });
+  await page.goto(`${lab.url}/lab/tree/${name}?token=${lab.token}`);
+  await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 90_000 });
+  await waitKernelIdle(page, 90_000);
+  return { page, problems };
+}
+
+export async function kernelBusy(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const prompts = [...document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt")];
+    return prompts.some((p) => p.textContent?.includes("*"));
+  });
+}
+
+export async function waitKernelIdle(page: Page, timeout = 120_000): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const status = document.querySelector(".jp-Notebook-ExecutionIndicator");
+      const s = status?.getAttribute("data-status");
+      const prompts = [...document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt")];
+      return (s === null || s === undefined || s === "idle") && !prompts.some((p) => p.textContent?.includes("*"));
+    },
+    undefined,
+    { timeout, polling: 200 },
+  );
+}
+
+/** Select cell `index` and run it (Shift+Enter); does not wait for it to finish. */
+export async function runCell(page: Page, index: number): Promise<void> {
+  const cell = page.locator(".jp-Notebook .jp-Cell").nth(index);
+  await cell.scrollIntoViewIfNeeded();
+  await cell.locator(".jp-InputPrompt").click({ force: true });
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Shift+Enter");
+  await page.waitForFunction(
+    (i) => {
+      const p = document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt")[i];
+      return p?.textContent?.includes("[") && !p.textContent.includes("[ ]");
+    },
+    index,
+    { timeout: 30_000, polling: 50 },
+  );
+}
+
+export async function cellOutput(page: Page, index: number): Promise<string> {
+  return (await page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").innerText()).trim();
+}
+
+/** The testing hooks of the first (or `nth`) sentrycam view on the page. */
+export async function rootAttrs(page: Page, nth = 0): Promise<Record<string, string>> {
+  return page.evaluate((i) => {
+    const root = document.querySelectorAll(".sentrycam-root")[i] as HTMLElement | undefined;
+    return root ? { ...root.dataset } as Record<string, string> : {};
+  }, nth);
+}

@@ -1,0 +1,117 @@
+// End to end: a real JupyterLab, a real notebook, real PyTorch training, real headless Chromium.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import { ROOT, cellOutput, kernelBusy, launchBrowser, openNotebook, rootAttrs, runCell, startLab, waitKernelIdle, writeNotebook, type Lab } from "./jupyter.ts";
+
+const SETUP = `
+import time, torch
+from torch import nn
+from collections import OrderedDict
+from sklearn.datasets import load_digits
+import sentrycam
+torch.manual_seed(0)
+d = load_digits()
+X = torch.tensor(d.data, dtype=torch.float32) / 16.0
+y = torch.tensor(d.target)
+model = nn.Sequential(OrderedDict(fc1=nn.Linear(64, 64), act1=nn.ReLU(), fc2=nn.Linear(64, 32), act2=nn.ReLU(), out=nn.Linear(32, 10)))
+PROBE = 300
+cam = sentrycam.Monitor(model, layers=["act1", "act2"], probe=(X[:PROBE], y[:PROBE]), every=5, reducer="pca")
+cam`;
+
+const TRAIN = `
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+for step in range(150):
+    idx = torch.randint(0, len(X), (64,))
+    loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+    opt.zero_grad(); loss.backward(); opt.step()
+    cam.step(step, loss=loss.item())
+    time.sleep(0.08)
+print("trained", len(cam.frames))`;
+
+const SNAPSHOT = `snap = cam.snapshot("view.png")\nprint(snap.state)`;
+const CHECK = `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`;
+
+let lab: Lab;
+let browser: Browser;
+
+test.before(async () => {
+  lab = await startLab();
+  browser = await launchBrowser();
+});
+
+test.after(async () => {
+  await browser?.close();
+  await lab?.stop();
+});
+
+test("frames stream into the view while the training cell runs; snapshot writes a PNG", { timeout: 300_000 }, async () => {
+  writeNotebook(lab, "live.ipynb", [SETUP, TRAIN, SNAPSHOT, CHECK]);
+  const { page, problems } = await openNotebook(browser, lab, "live.ipynb");
+  await runCell(page, 0);
+  await waitKernelIdle(page);
+  await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
+
+  await runCell(page, 1);
+  // Sample the DOM while the kernel is busy: data-frames must grow several times.
+  const seen: number[] = [];
+  while (await kernelBusy(page)) {
+    const attrs = await rootAttrs(page);
+    const frames = Number(attrs.frames ?? 0);
+    if (seen.length === 0 || frames !== seen[seen.length - 1]) seen.push(frames);
+    await page.waitForTimeout(150);
+  }
+  const growthWhileBusy = seen.filter((v, i) => i > 0 && v > seen[i - 1]).length;
+  assert.ok(growthWhileBusy >= 3, `data-frames grew only ${growthWhileBusy} times while busy: ${seen.join(",")}`);
+  assert.match(await cellOutput(page, 1), /trained \d+/);
+
+  // After training: every frame arrived (30 captures x 2 layers) and the view shows the probe.
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement)?.dataset.frames === "60", undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement)?.dataset.step === "145", undefined, { timeout: 30_000 });
+  const attrs = await rootAttrs(page);
+  assert.equal(attrs.points, "300");
+  assert.equal(attrs.layer, "act1");
+  assert.equal(attrs.errors, "0");
+  mkdirSync(path.join(ROOT, "docs"), { recursive: true });
+  await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "screenshot.png") });
+
+  await runCell(page, 2);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, 2), /pending/);
+  await runCell(page, 3);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, 3), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
+  const png = readFileSync(path.join(lab.dir, "view.png"));
+  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
+  assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
+  assert.deepEqual(problems.errors, []);
+  await page.close();
+});
+
+test("a view that appears after training shows every frame it missed", { timeout: 300_000 }, async () => {
+  writeNotebook(lab, "late.ipynb", [
+    `import numpy as np, sentrycam\ncam = sentrycam.Monitor(reducer="pca")\nrng = np.random.default_rng(0)\nfor s in range(12):\n    cam.log(s, {"h": rng.normal(size=(200, 16)) + s}, labels=rng.integers(0, 4, 200))\nprint(len(cam.frames))`,
+    "cam",
+    "cam",
+  ]);
+  const { page, problems } = await openNotebook(browser, lab, "late.ipynb");
+  await runCell(page, 0);
+  await waitKernelIdle(page);
+  await runCell(page, 1);
+  await waitKernelIdle(page);
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement)?.dataset.frames === "12", undefined, { timeout: 30_000 });
+  await runCell(page, 2); // a second view of the same monitor
+  await waitKernelIdle(page);
+  await page.waitForFunction(() => document.querySelectorAll(".sentrycam-root").length === 2 && (document.querySelectorAll(".sentrycam-root")[1] as HTMLElement).dataset.points === "200", undefined, { timeout: 30_000 });
+  assert.equal((await rootAttrs(page, 1)).frames, "12");
+  // Save, then reload the page: a brand-new frontend asks the kernel for the history again.
+  await page.keyboard.press("Control+s");
+  await page.waitForTimeout(1500);
+  await page.reload();
+  await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 60_000 });
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement | null)?.dataset.frames === "12", undefined, { timeout: 60_000 });
+  assert.deepEqual(problems.errors.filter((e) => !/WebSocket|Kernel|kernel/.test(e)), []);
+  await page.close();
+});

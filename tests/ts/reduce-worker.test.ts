@@ -1,0 +1,50 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { createHandler, createWorkerState, handleMessage } from "../../src/reduce/worker.ts";
+import type { ProgressReply, WorkerReply } from "../../src/reduce/protocol.ts";
+import { clusters } from "../../src/reduce/synthetic.ts";
+
+const { x } = clusters(300, 10, { seed: 3 });
+
+test("reduce request → progress messages and a result; state kept per (layer, method)", () => {
+  const state = createWorkerState();
+  state.progressIntervalMs = 0;
+  const progress: ProgressReply[] = [];
+  const r1 = handleMessage(state, { type: "reduce", id: 1, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 7 }, (p) => progress.push(p));
+  assert.ok(r1 && r1.type === "result");
+  assert.equal(r1.seq, 7);
+  assert.equal(r1.id, 1);
+  assert.equal(r1.cold, true);
+  assert.equal(r1.xy.length, 600);
+  assert.ok(progress.length >= 3 && progress.every((p) => p.id === 1 && p.layer === "fc1"));
+  assert.equal(progress[progress.length - 1].fraction, 1);
+  const r2 = handleMessage(state, { type: "reduce", id: 2, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 8 });
+  assert.ok(r2 && r2.type === "result" && r2.cold === false);
+  // another layer and another method are independent
+  const r3 = handleMessage(state, { type: "reduce", id: 3, layer: "fc2", method: "umap", x: x.slice(), n: 300, d: 10, seq: 9 });
+  assert.ok(r3 && r3.type === "result" && r3.cold === true);
+  const r4 = handleMessage(state, { type: "reduce", id: 4, layer: "fc1", method: "pca", x: x.slice(), n: 300, d: 10, seq: 10 });
+  assert.ok(r4 && r4.type === "result" && r4.cold === true && r4.method === "pca");
+  assert.equal(state.reducers.size, 3);
+  // reset one layer, then all
+  assert.equal(handleMessage(state, { type: "reset", layer: "fc1" }), null);
+  assert.equal(state.reducers.size, 1);
+  handleMessage(state, { type: "reset" });
+  assert.equal(state.reducers.size, 0);
+});
+
+test("bad request → error reply, not an exception", () => {
+  const state = createWorkerState();
+  const r = handleMessage(state, { type: "reduce", id: 5, layer: "L", method: "umap", x: new Float32Array(3), n: 10, d: 10, seq: 1 });
+  assert.ok(r && r.type === "error");
+  assert.equal(r.seq, 1);
+  assert.match(r.message, /expected n\*d/);
+});
+
+test("createHandler delivers progress then result through one callback", () => {
+  const handle = createHandler();
+  const replies: WorkerReply[] = [];
+  handle({ type: "reduce", id: 9, layer: "a", method: "pca", x: x.slice(), n: 300, d: 10, seq: 2 }, (r) => replies.push(r));
+  assert.equal(replies[replies.length - 1].type, "result");
+  assert.ok(replies.some((r) => r.type === "progress"));
+});
