@@ -27,6 +27,9 @@ class BundleHook(BuildHookInterface):
             )
             return
         if not (repo / "node_modules").exists():
-            subprocess.run([npm, "ci" if (repo / "package-lock.json").exists() else "install"],
-                           cwd=repo, check=True)
+            subprocess.run(
+                [npm, "ci" if (repo / "package-lock.json").exists() else "install"],
+                cwd=repo,
+                check=True,
+            )
         subprocess.run([npm, "run", "build"], cwd=repo, check=True)

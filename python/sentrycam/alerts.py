@@ -4,8 +4,9 @@ One :class:`AlertEngine` watches every ``(layer, metric)`` stream it is fed (``l
 for run scalars such as ``val_loss``). Rules, none of which needs per-run tuning:
 
 ``robust``     (default) robust change detector on the stream's increments: each increment is
-               standardised by the median / MAD of the previous ``window`` increments (so a steady
-               healthy trend is the baseline, not a change); it fires on one large wrong-way jump
+               standardised by the median / MAD of ``window`` earlier increments, ending ``lag``
+               frames back (so a steady healthy trend is the baseline, not a change, and a drift
+               does not become its own baseline at once); it fires on one large wrong-way jump
                (z >= ``z_jump``) or on a sustained wrong-way drift (one-sided CUSUM of the clipped
                z-scores with allowance ``k`` reaching ``h``). It is silent during the warm-up.
 ``sentrycam``  (baseline, opt-in) SentryCam's rule: after a 5-step burn-in, the metric moved the
@@ -154,6 +155,7 @@ class RobustChangeRule:
         direction: int,
         *,
         window: int = 20,
+        lag: int = 5,
         warmup: int = 10,
         z_jump: float = 8.0,
         k: float = 1.0,
@@ -162,10 +164,10 @@ class RobustChangeRule:
         abs_floor: float = 0.0,
     ) -> None:
         self.direction = direction
-        self.window, self.warmup = window, warmup
+        self.window, self.lag, self.warmup = window, lag, warmup
         self.z_jump, self.k, self.h = z_jump, k, h
         self.rel_floor, self.abs_floor = rel_floor, abs_floor
-        self.incs: deque[float] = deque(maxlen=window)
+        self.incs: deque[float] = deque(maxlen=window + lag)
         self.last: float | None = None
         self.levels: deque[float] = deque(maxlen=window)
         self.cusum = 0.0
@@ -181,8 +183,8 @@ class RobustChangeRule:
         inc = value - self.last
         self.last = value
         fired = False
-        if len(self.incs) >= self.warmup:
-            ref = np.asarray(self.incs)
+        if len(self.incs) >= self.warmup + self.lag:
+            ref = np.asarray(self.incs)[: len(self.incs) - self.lag]
             med = float(np.median(ref))
             mad = 1.4826 * float(np.median(np.abs(ref - med)))
             floor = max(self.rel_floor * float(np.median(np.abs(self.levels))), self.abs_floor, 1e-12)

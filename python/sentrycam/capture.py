@@ -11,14 +11,15 @@ from .frames import as_int_vector
 
 
 class Probe:
-    """A fixed probe set: inputs ``x`` (a tensor, or a tuple/dict of tensors) and optional labels."""
+    """A fixed probe set: inputs ``x`` (a tensor, or tuple/dict of tensors) and optional labels."""
 
     def __init__(self, probe: Any, *, needs_model_input: bool) -> None:
         x, y = _split_probe(probe)
         self.n = _batch_size(x)
         if needs_model_input and not _is_model_input(x):
             raise ValueError(
-                "probe inputs must be a torch.Tensor (or a tuple/list/dict of tensors) with one row "
+                "probe inputs must be a torch.Tensor (or a tuple/list/dict of tensors) with one "
+                "row "
                 f"per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
             )
         self.x = x
@@ -88,9 +89,7 @@ def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
     missing = [name for name in layers if name not in modules]
     if missing:
         available = [name for name in modules if name]
-        raise ValueError(
-            f"unknown layer name(s) {missing}; available layers: {available}"
-        )
+        raise ValueError(f"unknown layer name(s) {missing}; available layers: {available}")
     if not layers:
         raise ValueError(
             "name at least one layer to watch, e.g. layers=['fc1']; available layers: "
@@ -136,7 +135,7 @@ class LayerHooks:
                 if tensor is None:
                     raise TypeError(f"output of type {type(output).__name__} holds no tensor")
                 self._outputs[name] = tensor.detach()
-            except Exception as exc:  # noqa: BLE001 - a hook must never break the forward pass
+            except Exception as exc:
                 self._on_error(name, exc)
 
         return hook

@@ -53,7 +53,8 @@ class Frame:
 
     def __repr__(self) -> str:
         return (
-            f"Frame(seq={self.seq}, step={self.step}, layer={self.layer!r}, n={self.n}, d={self.d}, "
+            f"Frame(seq={self.seq}, step={self.step}, layer={self.layer!r}, "
+            f"n={self.n}, d={self.d}, "
             f"nonfinite={self.nonfinite}, scalars={self.scalars})"
         )
 
@@ -115,8 +116,10 @@ def _to_numpy(values: Any, name: str) -> np.ndarray:
         return t.cpu().numpy()
     try:
         return np.asarray(values)
-    except Exception as exc:  # noqa: BLE001 - any conversion failure becomes one clear message
-        raise TypeError(f"{name}: cannot convert {type(values).__name__} to an array: {exc}") from exc
+    except Exception as exc:
+        raise TypeError(
+            f"{name}: cannot convert {type(values).__name__} to an array: {exc}"
+        ) from exc
 
 
 def count_nonfinite(x: np.ndarray) -> int:

@@ -20,11 +20,13 @@ Keys (all ``float``):
 ``dormant_frac``       fraction of units whose mean |activation| <= ``tau`` x the layer's mean
                        of those per-unit means (Sokar et al., 2023; ``tau`` = 0.025).
 ``eff_rank``           RankMe effective rank: exp of the entropy of the normalised singular
-                       values of the centred activations. 1 for rank-1 data, ~D for isotropic.
+                       values of the centred activations (values below 1e-3 x the largest are
+                       float32 round-off and count as 0). 1 for rank-1 data, ~D for isotropic.
 ``n_classes``          classes present among the valid rows.
 ``intra_var``          tr(S_W): mean squared distance of a row to its class centroid.
 ``inter_dist``         mean Euclidean distance between pairs of class centroids.
-``fisher``             tr(S_B) / tr(S_W), S_B over class means weighted equally.
+``fisher``             tr(S_B) / tr(S_W), S_B over class means weighted equally; ``inf`` when the
+                       classes are perfectly collapsed (tr(S_W) is round-off) but distinct.
 ``nc1``                neural-collapse NC1 = tr(S_W S_B^+) / C, computed exactly through the
                        C x C Gram of the centred class means (no D x D pseudo-inverse).
 ``cka_prev``           linear CKA with the previous frame of this layer.
@@ -71,6 +73,8 @@ DORMANT_TAU = 0.025
 KNN_K = 10
 KNN_MAX_QUERIES = 500
 _NAN = float("nan")
+_EIG_RTOL = 1e-6  # singular values below 1e-3 x the largest are float32 noise
+_COLLAPSE_RTOL = 1e-10  # tr(S_W) below this x tr(S_B) is round-off: perfectly collapsed
 
 
 @dataclass
@@ -195,7 +199,9 @@ class _Ops:
 
 
 def _entropy_rank(eig: np.ndarray) -> float:
-    sv = np.sqrt(np.clip(eig, 0.0, None))
+    eig = np.clip(eig, 0.0, None)
+    eig[eig < eig.max(initial=0.0) * _EIG_RTOL] = 0.0  # float32 round-off, not a direction
+    sv = np.sqrt(eig)
     total = sv.sum()
     if not np.isfinite(total) or total <= 0:
         return _NAN
@@ -228,7 +234,10 @@ def _class_metrics(ops: _Ops, xv: Any, labels: np.ndarray | None) -> dict[str, f
     iu = np.triu_indices(c, 1)
     out["inter_dist"] = float(np.sqrt(np.clip(d2[iu], 0.0, None)).mean())
     tr_sb = float(sq.sum()) / c
-    out["fisher"] = tr_sb / intra if intra > 0 else (math.inf if tr_sb > 0 else _NAN)
+    if intra > _COLLAPSE_RTOL * tr_sb:
+        out["fisher"] = tr_sb / intra
+    else:
+        out["fisher"] = math.inf if tr_sb > 0 else _NAN
     # NC1 = tr(S_W S_B^+)/C with S_B = Mc^T Mc / C, so S_B^+ = C Mc^T G^+2 Mc (G = Mc Mc^T) and
     # NC1 = tr(G^+2 Z^T Z) / N where Z = resid Mc^T (N x C).
     z = ops.cpu(resid @ mc.T).astype(np.float64)

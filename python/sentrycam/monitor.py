@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -34,8 +35,9 @@ class Monitor(anywidget.AnyWidget):
     """Watch the hidden layers of a model (or any arrays) while it trains.
 
     ``Monitor(model, layers=["fc1"], probe=(x, y), every=50)`` registers forward hooks on the named
-    modules; ``cam.step(step, loss=...)`` runs the probe every ``every`` steps and sends one frame per
-    layer to every displayed view. ``cam.log(step, {"name": array})`` does the same without a model.
+    modules; ``cam.step(step, loss=...)`` runs the probe every ``every`` steps and sends one frame
+    per layer to every displayed view. ``cam.log(step, {"name": array})`` does the same without a
+    model.
     """
 
     _esm = STATIC / "widget.js"
@@ -130,7 +132,7 @@ class Monitor(anywidget.AnyWidget):
             return []
         try:
             outputs, model_output = self._hooks.run(self._model, self._probe)
-        except Exception as exc:  # noqa: BLE001 - the training loop must go on
+        except Exception as exc:
             self._problem(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
             return []
         preds = _predictions(model_output, self._probe.n)
@@ -152,7 +154,7 @@ class Monitor(anywidget.AnyWidget):
         """Send one frame per entry of ``activations`` ({layer name: array-like (n, d)})."""
         if not isinstance(activations, Mapping):
             raise TypeError(
-                "log() takes a dict of {layer name: array}, got " f"{type(activations).__name__}"
+                f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"
             )
         if labels is None and self._probe is not None:
             labels = self._probe.labels
@@ -238,7 +240,7 @@ class Monitor(anywidget.AnyWidget):
             if self._recorder is not None:
                 try:
                     self._recorder.write(frame)
-                except Exception as exc:  # noqa: BLE001 - disk full etc. must not stop training
+                except Exception as exc:
                     self._problem(f"recording to {self._recorder.path} failed: {exc}")
         self._stream.push(frames)
         self._publish_alerts(new_alerts)
@@ -290,7 +292,7 @@ class Monitor(anywidget.AnyWidget):
                 dtype=self._dtype,
             )
             frame = decode_frame(data)
-        except Exception as exc:  # noqa: BLE001 - an encoding bug must not stop training
+        except Exception as exc:
             self._problem(f"step {step}, layer {layer!r}: encoding the frame failed: {exc}", exc)
             return None
         frame.metrics = metrics
@@ -321,7 +323,7 @@ class Monitor(anywidget.AnyWidget):
             source = source.reshape(source.shape[0], -1)
         try:
             return self._auditor.observe(step, layer, source, labels=labels, preds=preds)
-        except Exception as exc:  # noqa: BLE001 - metrics must never stop training
+        except Exception as exc:
             self._problem(f"step {step}, layer {layer!r}: computing metrics failed: {exc}")
             return {}, []
 
@@ -329,7 +331,7 @@ class Monitor(anywidget.AnyWidget):
         assert self._auditor is not None
         try:
             return list(self._auditor.observe_scalars(step, scalars))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._problem(f"step {step}: checking scalars failed: {exc}")
             return []
 
@@ -369,7 +371,7 @@ class Monitor(anywidget.AnyWidget):
         if content.get("ok") and buffers:
             try:
                 write_snapshot(snap, bytes(buffers[0]))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 snap.state, snap.error = "failed", str(exc)
         else:
             snap.state = "failed"
@@ -390,10 +392,8 @@ class Monitor(anywidget.AnyWidget):
             raise exc
         self.problems.append(message)
         warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=3)
-        try:
+        with contextlib.suppress(Exception):  # no comm (closed widget): the warning was given
             self.send({"type": "notice", "level": "warning", "text": message})
-        except Exception:  # noqa: BLE001,S110 - no comm (closed widget): the warning was given
-            pass
 
     def _hook_failed(self, layer: str, exc: BaseException) -> None:
         self._problem(f"the hook on layer {layer!r} failed ({type(exc).__name__}: {exc})")
@@ -451,4 +451,3 @@ def _predictions(output: Any, n: int) -> Any:
     if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
         return None
     return tensor.argmax(dim=1)
-

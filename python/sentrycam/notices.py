@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -15,7 +16,7 @@ def _shell() -> Any:
 
 
 def register(monitor: Any) -> tuple[Any, Any, Any] | None:
-    """Register ``post_execute`` (flush) and ``pre_run_cell`` (pending snapshots) for ``monitor``."""
+    """Register ``post_execute`` (flush) and ``pre_run_cell`` (pending snapshots) hooks."""
     shell = _shell()
     if shell is None or not hasattr(shell, "events"):
         return None
@@ -49,7 +50,5 @@ def unregister(handle: tuple[Any, Any, Any] | None) -> None:
         return
     shell, post_execute, pre_run_cell = handle
     for event, fn in (("post_execute", post_execute), ("pre_run_cell", pre_run_cell)):
-        try:
+        with contextlib.suppress(ValueError):
             shell.events.unregister(event, fn)
-        except ValueError:
-            pass

@@ -38,7 +38,7 @@ class Recorder:
 
 
 def iter_recording(path: str | os.PathLike[str]) -> Iterator[Frame]:
-    """Yield every frame of a recording in order; a corrupt or truncated frame raises ``ValueError``."""
+    """Yield every frame of a recording in order; a corrupt or truncated one raises ValueError."""
     data = Path(path).read_bytes()
     reader = pa.BufferReader(data)
     while reader.tell() < len(data):

@@ -61,7 +61,8 @@ export function qualityReference(
   const sorted = new Float32Array(m * w);
   const neighbors = new Int32Array(m * k).fill(-1);
   const dist = new Float32Array(w), who = new Int32Array(w);
-  const order = new Int32Array(w);
+  const kk = Math.min(k, w);
+  const bestD = new Float32Array(kk), bestJ = new Int32Array(kk);
   for (let q = 0; q < m; q++) {
     const i = queries[q];
     let c = 0;
@@ -71,10 +72,19 @@ export function qualityReference(
       who[c] = j;
       c++;
     }
-    for (let t = 0; t < w; t++) order[t] = t;
-    order.sort((a, b) => dist[a] - dist[b]);
-    for (let t = 0; t < w; t++) sorted[q * w + t] = dist[order[t]];
-    for (let t = 0; t < Math.min(k, w); t++) neighbors[q * k + t] = who[order[t]];
+    // exact k nearest (ties by index) by insertion into a sorted top-k
+    bestD.fill(Infinity);
+    bestJ.fill(-1);
+    for (let t = 0; t < w; t++) {
+      const e = dist[t];
+      if (bestJ[kk - 1] >= 0 && !(e < bestD[kk - 1])) continue;
+      let s = kk - 1;
+      while (s > 0 && (bestJ[s - 1] < 0 || bestD[s - 1] > e)) { bestD[s] = bestD[s - 1]; bestJ[s] = bestJ[s - 1]; s--; }
+      bestD[s] = e; bestJ[s] = who[t];
+    }
+    neighbors.set(bestJ, q * k);
+    dist.sort(); // native numeric sort of the distances, for ranks
+    sorted.set(dist, q * w);
   }
   return { n, d, k, queries, valid, nValid, neighbors, sorted, x };
 }

@@ -107,7 +107,7 @@ export async function openNotebook(browser: Browser, lab: Lab, name: string): Pr
   const problems: PageProblems = { errors: [] };
   page.on("pageerror", (err) => problems.errors.push(`pageerror: ${err.message}`));
   page.on("console", (msg) => {
-    if (msg.type() === "error") problems.errors.push(`console.error: ${msg.text()}`);
+    if (msg.type() === "error") problems.errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
   });
   await page.goto(`${lab.url}/lab/tree/${name}?token=${lab.token}`);
   await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 90_000 });
@@ -138,8 +138,17 @@ export async function waitKernelIdle(page: Page, timeout = 120_000): Promise<voi
 /** Select cell `index` and run it (Shift+Enter); does not wait for it to finish. */
 export async function runCell(page: Page, index: number): Promise<void> {
   const cell = page.locator(".jp-Notebook .jp-Cell").nth(index);
-  await cell.scrollIntoViewIfNeeded();
-  await cell.locator(".jp-InputPrompt").click({ force: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // JupyterLab may re-render cells right after opening: retry a detached element.
+      await cell.scrollIntoViewIfNeeded({ timeout: 5000 });
+      await cell.locator(".jp-InputPrompt").click({ force: true, timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await page.waitForTimeout(500);
+    }
+  }
   await page.keyboard.press("Escape");
   await page.keyboard.press("Shift+Enter");
   await page.waitForFunction(

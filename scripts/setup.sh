@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything sentrycam needs on a fresh Debian machine: Chromium (for the browser tests),
+# Node packages, a Python virtual environment (.venv) with CPU PyTorch, and the frontend bundle.
+# Safe to run again: finished steps are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap" 2>/dev/null \
+   || [ python/pyproject.toml -nt .venv/.sentrycam-installed ]; then
+  echo "== pip install (torch CPU wheel, sentrycam and its dev tools)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch pinned: 2.13.0 is the CPU wheel this machine has; a plain `torch` pulls a CUDA build.
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q -e "python[dev]"
+  touch .venv/.sentrycam-installed
+fi
+
+echo "== building the frontend bundle"
+npm run --silent build >/dev/null
+ls -l python/sentrycam/static/widget.js | awk '{printf "   widget.js: %.0f KB\n", $5/1024}'
