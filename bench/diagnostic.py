@@ -25,7 +25,7 @@ from diag_detect import DETECTORS, alerts_of, calibrate, median, score  # noqa: 
 from sentrycam.audit import Auditor  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-EVERY = 5
+EVERY = 10
 
 
 def record(sc) -> dict:

@@ -196,7 +196,7 @@ function benchDataset(ds: Dataset, umapJsPerPointS: number | null): { rows: Row[
   // quality: one exact reference per frame, shared by all methods
   const q = new Map<string, EmbeddingQuality[]>();
   for (let f = 0; f < frames.length; f++) {
-    const users = runs.filter((m) => m.xy.has(f) && (m !== warm || f > 0 || ds.coldFrames === 0));
+    const users = runs.filter((m) => m.xy.has(f) && (m !== warm || f > 0)); // warm: frame 0 is its cold start
     if (users.length === 0) continue;
     const ref = qualityReference(frames[f], n, d, { k: 10, queries: 500, seed: 7 });
     for (const m of users) {
@@ -209,7 +209,7 @@ function benchDataset(ds: Dataset, umapJsPerPointS: number | null): { rows: Row[
     const ql = q.get(m.method) ?? [];
     const disp = m.pairs.map(([a, b]) => displacement(m.xy.get(a)!, m.xy.get(b)!, n));
     return {
-      method: m.method, frames: m.xy.size,
+      method: m.method, frames: m.seconds.length,
       medianSeconds: median(m.seconds),
       trustworthiness: median(ql.map((e) => e.trustworthiness)),
       knnRecall: median(ql.map((e) => e.knnRecall)),

@@ -5,8 +5,9 @@ for run scalars such as ``val_loss``). Rules, none of which needs per-run tuning
 
 ``robust``     (default) robust change detector on the stream's increments: each increment is
                standardised by the median / MAD of ``window`` earlier increments, ending ``lag``
-               frames back (so a steady healthy trend is the baseline, not a change, and a drift
-               does not become its own baseline at once); it fires on one large wrong-way jump
+               frames back (a steady wrong-way trend is the baseline, not a change, and a drift
+               does not become its own baseline at once; a right-way trend counts as standing
+               still, so a healthy trend that slows down is no alarm); it fires on one large jump
                (z >= ``z_jump``) or on a sustained wrong-way drift (one-sided CUSUM of the clipped
                z-scores with allowance ``k`` reaching ``h``). It is silent during the warm-up.
 ``sentrycam``  (baseline, opt-in) SentryCam's rule: after a 5-step burn-in, the metric moved the
@@ -189,8 +190,13 @@ class RobustChangeRule:
             mad = 1.4826 * float(np.median(np.abs(ref - med)))
             floor = max(self.rel_floor * float(np.median(np.abs(self.levels))), self.abs_floor, 1e-12)
             scale = max(mad, floor)
-            z = (inc - med) / scale
-            z = z * self.direction if self.direction else abs(z)
+            if self.direction:
+                # Baseline: the recent trend if it already goes the wrong way, else standing
+                # still; a healthy trend that slows down is not a wrong-way move.
+                centre = self.direction * max(self.direction * med, 0.0)
+                z = self.direction * (inc - centre) / scale
+            else:
+                z = abs(inc - med) / scale
             self.z = z
             self.cusum = max(0.0, self.cusum + min(z, self.z_jump) - self.k)
             fired = z >= self.z_jump or self.cusum >= self.h

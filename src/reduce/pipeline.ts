@@ -25,7 +25,7 @@ export interface LayerReducerOptions {
   coldEpochs?: number;
   /** Layout epochs for a warm frame (default 40). */
   warmEpochs?: number;
-  /** Initial learning rate of a warm frame (default 0.25; cold uses 1). */
+  /** Initial learning rate of a warm frame (default 0.1; cold uses 1). */
   warmAlpha?: number;
   /** Below this many points the cold kNN is exact (default 2048). */
   exactKnnBelow?: number;
@@ -226,7 +226,7 @@ export class LayerReducer {
       }
       if (placed > 0) notes.push(`${placed} point${placed === 1 ? "" : "s"} without a previous position placed near their neighbours`);
       nEpochs = this.opts.warmEpochs ?? 40;
-      alpha = this.opts.warmAlpha ?? 0.25;
+      alpha = this.opts.warmAlpha ?? 0.1;
       if (keep < 0.25) {
         notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): longer warm layout`);
         nEpochs *= 3;

@@ -88,11 +88,23 @@ function floatValues(
   }
   if (values instanceof Float32Array) return values.subarray(offset, offset + length);
   if (typeId === Type.Float && values instanceof Uint16Array) {
+    const table = halfTable();
     const out = new Float32Array(length);
-    for (let i = 0; i < length; i++) out[i] = halfToFloat(values[offset + i]);
+    for (let i = 0; i < length; i++) out[i] = table[values[offset + i]];
     return out;
   }
   throw new FrameDecodeError("column 'x' must hold float32 or float16 values");
+}
+
+let HALF_TABLE: Float32Array | null = null;
+
+/** All 65,536 half-precision values as floats (256 KB, built once): a lookup per value. */
+function halfTable(): Float32Array {
+  if (HALF_TABLE === null) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
 }
 
 /** IEEE-754 half to float (Arrow float16 values arrive as raw Uint16). */

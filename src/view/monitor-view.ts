@@ -9,6 +9,8 @@ import type { ColorBy } from "./palette.ts";
 import { ScatterView } from "./scatter.ts";
 import { Toolbar } from "./toolbar.ts";
 import { ResultCache } from "./result-cache.ts";
+import { MetricCharts } from "./charts.ts";
+import { AlertList } from "./alert-list.ts";
 
 export class MonitorView {
   private readonly root: HTMLElement;
@@ -16,6 +18,8 @@ export class MonitorView {
   private readonly status: HTMLDivElement;
   private readonly errorBar: HTMLDivElement;
   private readonly scatter: ScatterView;
+  private readonly charts: MetricCharts;
+  private readonly alertList: AlertList;
   private readonly client: ReductionClient;
   private readonly cache = new ResultCache(400);
   private layer = "";
@@ -50,7 +54,12 @@ export class MonitorView {
     }, signal);
     this.status = div(this.root, "sentrycam-status");
     this.errorBar = div(this.root, "sentrycam-error");
-    this.scatter = new ScatterView(div(this.root, "sentrycam-main"));
+    const notices = div(this.root, "sentrycam-notices");
+    const body = div(this.root, "sentrycam-body");
+    this.scatter = new ScatterView(div(body, "sentrycam-main"));
+    const side = div(body, "sentrycam-side");
+    this.charts = new MetricCharts(side);
+    this.alertList = new AlertList(side, notices);
     this.client = new ReductionClient({
       result: (r) => this.onResult(r),
       progress: (layer, fraction, stage) => {
@@ -66,15 +75,25 @@ export class MonitorView {
     model.on("change:reducer", onReducer);
     const onSnapshot = (id: number, format: "png" | "svg") => void this.answerSnapshot(id, format);
     state.snapshotHandlers.add(onSnapshot);
+    const onAlerts = (fresh: typeof state.alerts) => {
+      this.alertList.render(state.alerts, fresh);
+      this.updateCharts();
+      this.updateAttributes();
+    };
+    state.alertListeners.add(onAlerts);
     signal.addEventListener("abort", () => {
       unsubscribe();
       model.off("change:reducer", onReducer);
       state.snapshotHandlers.delete(onSnapshot);
+      state.alertListeners.delete(onAlerts);
+      this.charts.dispose();
+      this.alertList.dispose();
       this.client.close();
       this.scatter.dispose();
       this.root.remove();
     });
     for (const e of state.store.errors) this.showError(e);
+    this.alertList.render(state.alerts, []);
     this.pickInitialLayer();
     this.updateAttributes();
   }
@@ -109,6 +128,11 @@ export class MonitorView {
     this.updateTimeline();
     this.updateAttributes();
     this.updateStatus();
+    if (frame.layer === this.layer) this.updateCharts();
+  }
+
+  private updateCharts(): void {
+    this.charts.update(this.state.store.frames(this.layer), this.state.alerts, this.layer, this.shown?.frame.step ?? null);
   }
 
   private onResult(r: Reduced): void {
@@ -134,6 +158,7 @@ export class MonitorView {
       .then(() => {
         this.updateAttributes();
         this.updateTimeline();
+        this.updateCharts();
       });
     this.updateAttributes();
     this.updateStatus();
@@ -149,6 +174,7 @@ export class MonitorView {
     this.pinned = null;
     this.follow = true;
     this.showLatest();
+    this.updateCharts();
   }
 
   private selectMethod(m: ReduceMethod): void {
@@ -242,6 +268,7 @@ export class MonitorView {
     r.dataset.alerts = String(this.state.alerts.length);
     r.dataset.reducer = this.method;
     r.dataset.errors = String(this.state.store.errors.length);
+    r.dataset.worker = this.client.inWorker ? "1" : "0";
   }
 
   private showError(message: string): void {

@@ -142,14 +142,13 @@ export async function runCell(page: Page, index: number): Promise<void> {
     try {
       // JupyterLab may re-render cells right after opening: retry a detached element.
       await cell.scrollIntoViewIfNeeded({ timeout: 5000 });
-      await cell.locator(".jp-InputPrompt").click({ force: true, timeout: 5000 });
+      await cell.locator(".jp-InputArea-editor").click({ timeout: 5000 });
       break;
     } catch (err) {
       if (attempt >= 4) throw err;
       await page.waitForTimeout(500);
     }
   }
-  await page.keyboard.press("Escape");
   await page.keyboard.press("Shift+Enter");
   await page.waitForFunction(
     (i) => {

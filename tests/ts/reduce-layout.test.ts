@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { UMAP } from "umap-js";
 import { LayerReducer } from "../../src/reduce/pipeline.ts";
 import { quality, displacement } from "../../src/reduce/quality.ts";
+import { attrExact, coeffTables, repExact, tabulated, UMAP_A, UMAP_B } from "../../src/reduce/layout.ts";
 import { clusters, jitter, seededRandom } from "../../src/reduce/synthetic.ts";
 
 const n = 800, d = 40;
@@ -47,4 +48,19 @@ test("warm frame: a slightly perturbed second frame moves little and stays align
   assert.ok(Math.sqrt(s / r2) < warmDisp * 1.05 + 1e-6);
   const q = quality(x2, n, d, b.xy);
   assert.ok(q.trustworthiness > 0.9, `warm trustworthiness ${q.trustworthiness}`);
+});
+
+test("tabulated gradient coefficients agree with the exact formulas within 1%", () => {
+  const t = coeffTables(UMAP_A, UMAP_B, 1);
+  let worst = 0, checked = 0;
+  for (let i = 0; i < 20000; i++) {
+    const r = 0.01 + i * 0.0032; // 0.01 … 64
+    const d2 = r * r;
+    const ta = tabulated(t.attr, d2), tr = tabulated(t.rep, d2);
+    if (Number.isNaN(ta)) continue;
+    checked++;
+    worst = Math.max(worst, Math.abs(ta / attrExact(d2, UMAP_A, UMAP_B) - 1), Math.abs(tr / repExact(d2, UMAP_A, UMAP_B, 1) - 1));
+  }
+  assert.ok(checked > 19000);
+  assert.ok(worst < 0.01, `worst relative error ${worst}`);
 });

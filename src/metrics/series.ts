@@ -1,0 +1,37 @@
+// Pure functions turning frames into per-step series for the metric charts (tested in Node).
+import type { Frame } from "../transport/frame.ts";
+import type { Alert } from "../transport/messages.ts";
+
+export interface Series {
+  key: string;
+  steps: number[];
+  values: (number | null)[];
+}
+
+/** One series per key, over the frames of one layer, in step order; non-finite values are gaps. */
+export function metricSeries(frames: readonly Frame[], keys: readonly string[], source: "metrics" | "scalars"): Series[] {
+  const ordered = [...frames].sort((a, b) => a.step - b.step || a.seq - b.seq);
+  return keys.map((key) => {
+    const steps: number[] = [];
+    const values: (number | null)[] = [];
+    for (const f of ordered) {
+      const v = f[source][key];
+      if (v === undefined) continue;
+      steps.push(f.step);
+      values.push(Number.isFinite(v) ? v : null);
+    }
+    return { key, steps, values };
+  });
+}
+
+/** Scalar names present in any frame, in first-seen order. */
+export function scalarKeys(frames: readonly Frame[]): string[] {
+  const seen = new Set<string>();
+  for (const f of frames) for (const k of Object.keys(f.scalars)) seen.add(k);
+  return [...seen];
+}
+
+/** Alerts that concern `layer`: its own, plus those on scalars (no layer). */
+export function alertsFor(alerts: readonly Alert[], layer: string): Alert[] {
+  return alerts.filter((a) => a.layer === layer || a.layer === null || a.layer === undefined);
+}
