@@ -14,7 +14,26 @@ from dataclasses import dataclass
 
 from sentrycam.alerts import Alert, AlertEngine, RobustChangeRule, SentryCamRule
 
-GRID = (0.25, 0.35, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 1e9)
+GRID = (
+    0.25,
+    0.35,
+    0.5,
+    0.75,
+    1.0,
+    1.25,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    4.0,
+    5.0,
+    6.0,
+    8.0,
+    10.0,
+    15.0,
+    20.0,
+    1e9,
+)
 SENTRYCAM_METRICS = ("intra_var", "inter_dist")
 
 

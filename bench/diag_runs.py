@@ -33,6 +33,7 @@ class Scenario:
     steps: int = 800
     lr: float = 0.02
     lr_decay_at: int | None = None  # healthy variant: lr / 10 from this step
+    width: int = 128  # hidden units per layer
 
 
 @dataclass
@@ -70,14 +71,14 @@ def _data() -> dict[str, np.ndarray]:
     }
 
 
-def _model(seed: int) -> nn.Sequential:
+def _model(seed: int, width: int = 128) -> nn.Sequential:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Linear(64, 128),
+        nn.Linear(64, width),
         nn.ReLU(),
-        nn.Linear(128, 128),
+        nn.Linear(width, width),
         nn.ReLU(),
-        nn.Linear(128, 10),
+        nn.Linear(width, 10),
     )
 
 
@@ -85,7 +86,7 @@ def run(sc: Scenario, every: int = 10, batch: int = 32) -> RunRecord:
     """Train one scenario and record its frames."""
     torch.set_num_threads(1)
     data = _data()
-    model = _model(sc.seed)
+    model = _model(sc.seed, sc.width)
     named = {"act1": model[1], "act2": model[3]}
     rec = RunRecord(scenario=sc, acts={k: [] for k in LAYERS}, probe_y=data["ypr"])
     grabbed: dict[str, torch.Tensor] = {}
@@ -176,6 +177,19 @@ def scenarios(quick: bool = False) -> list[Scenario]:
     return runs
 
 
+def holdout() -> list[Scenario]:
+    """Runs never looked at while choosing the rules: other seeds, onsets, width and lr."""
+    kinds = ("lr_blowup", "dead_relu", "collapse", "label_noise", "forgetting", "shift")
+    onsets = (520, 300, 380, 560, 470, 330)
+    runs = [
+        Scenario(f"{k}_h", k, on, 200 + i, 800, lr=0.03, width=256)
+        for i, (k, on) in enumerate(zip(kinds, onsets, strict=True))
+    ]
+    runs += [Scenario(f"healthy_h{s}", "healthy", None, s, 800, lr=0.03, width=256) for s in (7, 8)]
+    runs.append(Scenario("healthy_h9_decay", "healthy", None, 9, 800, 0.03, 500, 256))
+    return runs
+
+
 def load_sentrycam() -> None:
     """Make ``sentrycam.metrics/alerts/audit`` importable even before the widget is built.
 
@@ -191,7 +205,7 @@ def load_sentrycam() -> None:
         sys.path.insert(0, str(src))
     try:
         import sentrycam  # noqa: F401
-    except Exception:  # noqa: BLE001 - e.g. the front-end bundle is not built yet
+    except Exception:
         for name in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
             del sys.modules[name]
         pkg = types.ModuleType("sentrycam")

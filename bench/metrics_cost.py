@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from diag_runs import load_sentrycam  # noqa: E402
+from diag_runs import load_sentrycam
 
 load_sentrycam()
 

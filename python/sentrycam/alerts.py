@@ -34,9 +34,9 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
+    "DIRECTIONS",
     "Alert",
     "AlertEngine",
-    "DIRECTIONS",
     "RobustChangeRule",
     "SentryCamRule",
     "StreamRule",
@@ -188,7 +188,9 @@ class RobustChangeRule:
             ref = np.asarray(self.incs)[: len(self.incs) - self.lag]
             med = float(np.median(ref))
             mad = 1.4826 * float(np.median(np.abs(ref - med)))
-            floor = max(self.rel_floor * float(np.median(np.abs(self.levels))), self.abs_floor, 1e-12)
+            floor = max(
+                self.rel_floor * float(np.median(np.abs(self.levels))), self.abs_floor, 1e-12
+            )
             scale = max(mad, floor)
             if self.direction:
                 # Baseline: the recent trend if it already goes the wrong way, else standing
@@ -357,12 +359,18 @@ class AlertEngine:
             bad = math.isfinite(med) and med > 0 and v > self.norm_factor * med
             msg = f"{where}activation norm {v:.4g} > {self.norm_factor:g}x running median {med:.4g}"
             self._emit(
-                out, bool(bad), (layer, metric, "norm"), Alert(step, layer, metric, msg, "critical", "norm", v)
+                out,
+                bool(bad),
+                (layer, metric, "norm"),
+                Alert(step, layer, metric, msg, "critical", "norm", v),
             )
         elif metric == "dead_frac":
             base = med if math.isfinite(med) else 0.0
             bad = v >= self.dead_level or v - base >= self.dead_jump
             msg = f"{where}{v:.0%} of units are dead (running median {base:.0%})"
             self._emit(
-                out, bool(bad), (layer, metric, "death"), Alert(step, layer, metric, msg, "warning", "death", v)
+                out,
+                bool(bad),
+                (layer, metric, "death"),
+                Alert(step, layer, metric, msg, "warning", "death", v),
             )

@@ -50,7 +50,7 @@ class Auditor:
         tmp = LayerState()
         try:
             layer_metrics(x, None, tmp, tau=self.tau)
-        except Exception as exc:  # noqa: BLE001 - never break the caller on data problems
+        except Exception as exc:
             warnings.warn(f"sentrycam: reference for {layer!r} ignored: {exc}", RuntimeWarning, 2)
             return
         st = self.state(layer)
@@ -67,7 +67,7 @@ class Auditor:
         st = self.state(layer)
         try:
             metrics = layer_metrics(x, labels, st, tau=self.tau)
-        except Exception as exc:  # noqa: BLE001 - never break the training loop on data problems
+        except Exception as exc:
             warnings.warn(
                 f"sentrycam: metrics for {layer!r} at step {step} failed: {exc!r}",
                 RuntimeWarning,
@@ -91,7 +91,7 @@ class Auditor:
     def _feed(self, step: int, layer: str | None, values: dict[str, float]) -> list[Alert]:
         try:
             new = self.engine.update(int(step), layer, values)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             warnings.warn(f"sentrycam: alert engine failed: {exc!r}", RuntimeWarning, stacklevel=3)
             return []
         self.alerts.extend(new)
@@ -109,6 +109,6 @@ def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
         a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
         if a.size:
             metrics["nonfinite_frac"] = float(1.0 - np.isfinite(a).mean())
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     return metrics

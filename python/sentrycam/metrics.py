@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "METRIC_KEYS",
     "DORMANT_TAU",
     "KNN_K",
     "KNN_MAX_QUERIES",
+    "METRIC_KEYS",
     "LayerState",
     "layer_metrics",
 ]
@@ -291,7 +291,8 @@ def layer_metrics(
 ) -> dict[str, float]:
     """All geometry metrics of one frame of one layer, as a flat ``{key: float}``.
 
-    ``labels``: optional integer class per row (``None``: class metrics are NaN). ``state``:
+    ``labels``: optional integer class per row (``None``: class metrics are NaN; a negative or
+    NaN label marks a row as unlabelled, left out of the class metrics only). ``state``:
     updated in place so that the next call can compare against this frame; ``None`` computes the
     single-frame metrics only.
     """
@@ -320,12 +321,17 @@ def layer_metrics(
     out["dormant_frac"] = float((unit <= tau * unit.mean()).mean())
 
     if labels is not None:
+        if hasattr(labels, "detach"):  # a torch tensor, possibly on an accelerator
+            labels = labels.detach().cpu().numpy()
         lab = np.asarray(labels).reshape(-1)
-        if lab.shape[0] != n_all:
-            lab = None
-        else:
-            lab = lab[rows]
-        out.update(_class_metrics(ops, xv, lab))
+        lab = None if lab.shape[0] != n_all else lab[rows]
+        xl = xv
+        if lab is not None and lab.dtype.kind in "fiu":
+            known = np.isfinite(lab) & (lab >= 0)  # NaN or negative: unlabelled row
+            if not known.all():
+                xl, lab = ops.take(xv, known), lab[known]
+            lab = lab.astype(np.int64)
+        out.update(_class_metrics(ops, xl, lab))
 
     if n < 2:
         if state is not None:

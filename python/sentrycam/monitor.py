@@ -19,6 +19,7 @@ import traitlets
 from . import notices
 from .capture import LayerHooks, Probe, first_tensor, resolve_layers
 from .frames import Frame, as_int_vector, as_matrix, count_nonfinite, decode_frame, encode_frame
+from .html import write_html
 from .record import Recorder
 from .snapshot import Snapshot, snapshot_format, write_snapshot
 from .stream import FrameStream
@@ -186,6 +187,17 @@ class Monitor(anywidget.AnyWidget):
         self._snapshots[snap.id] = snap
         self.send({"type": "snapshot", "id": snap.id, "format": snap.format})
         return snap
+
+    def save_html(self, path: str | os.PathLike[str], title: str | None = None) -> Path:
+        """Write a standalone HTML page of the frames held in memory (works offline, no kernel)."""
+        return write_html(
+            path,
+            self._stream.history,
+            alerts=self.alerts,
+            layers=list(self.layers),
+            reducer=self.reducer,
+            title=title or self.title or "sentrycam",
+        )
 
     def flush(self) -> None:
         """Send every frame not yet sent (called automatically after each cell)."""

@@ -8,12 +8,14 @@ import { PALETTE } from "./palette.ts";
 
 /** The panels, top to bottom: scalars first, then metric groups that warn early. */
 const PANELS: { title: string; keys: string[] }[] = [
-  { title: "separation (Fisher ratio)", keys: ["fisher"] },
-  { title: "effective rank", keys: ["eff_rank"] },
-  { title: "stability vs previous frame", keys: ["cka_prev", "knn_jaccard_prev"] },
-  { title: "dead / dormant units", keys: ["dead_frac", "dormant_frac"] },
+  { title: "class separation: Fisher ratio", keys: ["fisher"] },
+  { title: "effective rank (RankMe)", keys: ["eff_rank"] },
+  { title: "vs previous frame: <span style='color:#4e79a7'>CKA</span> · <span style='color:#f28e2b'>kNN Jaccard@10</span>", keys: ["cka_prev", "knn_jaccard_prev"] },
+  { title: "<span style='color:#4e79a7'>dead</span> · <span style='color:#f28e2b'>dormant</span> unit fraction", keys: ["dead_frac", "dormant_frac"] },
 ];
 const MIN_INTERVAL_MS = 400;
+/** First and second series of a metric panel (the panel title names them in this order). */
+const SECOND_COLORS = ["#4e79a7", "#f28e2b"];
 
 export class MetricCharts {
   readonly el: HTMLDivElement;
@@ -50,7 +52,7 @@ export class MetricCharts {
     scalars.forEach((s, i) => traces.push(line(s.steps, s.values, s.key, 1, PALETTE[i % PALETTE.length])));
     PANELS.forEach((panel, p) => {
       metricSeries(frames, panel.keys, "metrics").forEach((s, i) =>
-        traces.push(line(s.steps, s.values, s.key, p + 2, PALETTE[(i + 4) % PALETTE.length])),
+        traces.push(line(s.steps, s.values, s.key, p + 2, SECOND_COLORS[i])),
       );
     });
     return traces;
@@ -58,12 +60,11 @@ export class MetricCharts {
 
   private layout(alerts: Alert[], shownStep: number | null, frames: readonly Frame[]): object {
     const rows = PANELS.length + 1;
-    const gap = 0.04;
+    const gap = 0.07;
     const h = (1 - gap * (rows - 1)) / rows;
     const layout: Record<string, unknown> = {
-      margin: { l: 44, r: 8, t: 8, b: 26 },
-      showlegend: true,
-      legend: { orientation: "h", y: -0.08, font: { size: 9 } },
+      margin: { l: 40, r: 8, t: 14, b: 22 },
+      showlegend: false,
       font: { family: "system-ui, sans-serif", size: 9 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
@@ -71,14 +72,15 @@ export class MetricCharts {
       annotations: [] as object[],
       shapes: [] as object[],
     };
-    const titles = ["scalars", ...PANELS.map((p) => p.title)];
+    const scalarNames = scalarKeys(frames).map((k, i) => `<span style='color:${PALETTE[i % PALETTE.length]}'>${k}</span>`);
+    const titles = [scalarNames.length ? scalarNames.join(" · ") : "scalars (pass loss=… to cam.step)", ...PANELS.map((p) => p.title)];
     for (let r = 0; r < rows; r++) {
       const top = 1 - r * (h + gap);
       const suffix = r === 0 ? "" : String(r + 1);
       layout[`yaxis${suffix}`] = { domain: [top - h, top], zeroline: false, tickfont: { size: 8 }, nticks: 4 };
       layout[`xaxis${suffix}`] = { anchor: `y${suffix}`, matches: r === 0 ? undefined : "x", showticklabels: r === rows - 1, tickfont: { size: 8 } };
       (layout.annotations as object[]).push({
-        text: titles[r], xref: "paper", yref: "paper", x: 0, y: top, xanchor: "left", yanchor: "top",
+        text: titles[r], xref: "paper", yref: "paper", x: 0, y: top, xanchor: "left", yanchor: "bottom",
         showarrow: false, font: { size: 9, color: "#666" },
       });
     }

@@ -44,7 +44,7 @@ export async function startLab(): Promise<Lab> {
       "lab", "--no-browser", "--allow-root", `--port=${port}`, "--ip=127.0.0.1",
       `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${dir}`,
       "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-      "--ServerApp.disable_check_xsrf=True",
+      "--ServerApp.disable_check_xsrf=True", `--LabApp.workspaces_dir=${path.join(dir, ".workspaces")}`,
     ],
     { cwd: dir, env: { ...process.env, PATH: `${PYTHON_BIN}:${process.env.PATH}`, JUPYTERLAB_SETTINGS_DIR: path.join(dir, ".settings") }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -109,7 +109,9 @@ export async function openNotebook(browser: Browser, lab: Lab, name: string): Pr
   page.on("console", (msg) => {
     if (msg.type() === "error") problems.errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
   });
-  await page.goto(`${lab.url}/lab/tree/${name}?token=${lab.token}`);
+  // A workspace of its own, reset: nothing restored from an earlier page (other notebooks' tabs).
+  const workspace = `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+  await page.goto(`${lab.url}/lab/workspaces/${workspace}/tree/${name}?reset&token=${lab.token}`);
   await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 90_000 });
   await waitKernelIdle(page, 90_000);
   return { page, problems };
@@ -157,7 +159,10 @@ export async function runCell(page: Page, index: number): Promise<void> {
     },
     index,
     { timeout: 30_000, polling: 50 },
-  );
+  ).catch(async (err: unknown) => {
+    await page.screenshot({ path: path.join(tmpdir(), `sentrycam-runcell-${index}.png`) }).catch(() => undefined);
+    throw err;
+  });
 }
 
 export async function cellOutput(page: Page, index: number): Promise<string> {

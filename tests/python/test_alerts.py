@@ -18,7 +18,7 @@ def _import(name: str):
     """Import a kernel-side module even if the package's widget bundle is not built yet."""
     try:
         return importlib.import_module(name)
-    except Exception:  # noqa: BLE001
+    except Exception:
         for m in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
             del sys.modules[m]
         pkg = types.ModuleType("sentrycam")
@@ -73,7 +73,7 @@ def test_robust_rule_silent_during_warmup():
 def test_sentrycam_rule_on_constructed_sequence():
     # burn-in of 5, then history with std ~0.5; two wrong-way (up) moves, the last 0.3 > 0.2 x std
     base = [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.5]
-    seq = base + [1.7, 2.0]
+    seq = [*base, 1.7, 2.0]
     assert first_alert(seq, rule="sentrycam", direction=+1) == [12]
     # the same shape with a tiny last move does not fire
     assert first_alert([*base, 1.7, 1.71], rule="sentrycam", direction=+1) == []

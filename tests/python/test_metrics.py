@@ -16,7 +16,7 @@ def _import(name: str):
     """Import a kernel-side module even if the package's widget bundle is not built yet."""
     try:
         return importlib.import_module(name)
-    except Exception:  # noqa: BLE001
+    except Exception:
         for m in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
             del sys.modules[m]
         pkg = types.ModuleType("sentrycam")
@@ -199,3 +199,14 @@ def test_undefined_values_are_nan():
     assert math.isnan(const["eff_rank"]) and const["dead_frac"] == 0.0
     absent = layer_metrics(x, np.where(np.arange(40) < 20, 3, 7))  # classes 3 and 7 only
     assert absent["n_classes"] == 2 and math.isfinite(absent["fisher"])
+
+
+def test_negative_labels_are_unlabelled_rows():
+    y = np.repeat([0, 1], 20)
+    x = RNG.standard_normal((40, 3)) + 4.0 * y[:, None]
+    ref = layer_metrics(x[:30], y[:30])
+    y_missing = y.copy()
+    y_missing[30:] = -1
+    out = layer_metrics(x, y_missing)
+    assert out["n_classes"] == 2 and out["fisher"] == pytest.approx(ref["fisher"])
+    assert out["n_valid"] == 40  # the rows still count for the label-free metrics
