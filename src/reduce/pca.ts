@@ -13,6 +13,13 @@ export interface PcaOptions {
   prevComponents?: Float64Array | null;
   /** Power/subspace iterations; default 3 cold, 1 warm. */
   iterations?: number;
+  /**
+   * Warm only: project onto the previous basis first and run this frame's subspace-iteration step
+   * afterwards, for the next frame (2 passes over x instead of 3). Falls back to iterating before
+   * projecting when the previous basis captures less than `minCaptured` of the total variance.
+   */
+  lagged?: boolean;
+  minCaptured?: number;
   /** Extra basis vectors beyond k (default 8). */
   oversample?: number;
   seed?: number;
@@ -34,6 +41,10 @@ export interface PcaResult {
   variances: Float64Array;
   /** Total variance of the data (trace of the covariance). */
   totalVariance: number;
+  /** Fraction of the total variance inside the l-dimensional subspace the scores came from. */
+  capturedL: number;
+  /** True when the lagged warm path was taken (basis is one step ahead of the components). */
+  lagged: boolean;
 }
 
 export function columnMean(x: Float32Array, n: number, d: number): Float64Array {
@@ -72,13 +83,29 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   orthonormalizeRows(vt, l, d, rng);
 
   const y = new Float64Array(n * l);
-  for (let it = 0; it < iterations; it++) {
+  let its = iterations, lagged = false;
+  if (warm && opts.lagged) {
+    mulXVt(x, n, d, mean, vt, l, y);
+    let ss = 0;
+    for (let i = 0; i < y.length; i++) ss += y[i] * y[i];
+    const captured = totalVariance > 0 ? ss / Math.max(1, n - 1) / totalVariance : 1;
+    if (captured >= (opts.minCaptured ?? 0)) {
+      lagged = true;
+      its = 0;
+    } else {
+      // the pass already made is the first half of an iteration
+      mulYtX(x, n, d, mean, y, l, vt);
+      orthonormalizeRows(vt, l, d, rng);
+      its = Math.max(0, its - 1);
+    }
+  }
+  for (let it = 0; it < its; it++) {
     mulXVt(x, n, d, mean, vt, l, y);
     mulYtX(x, n, d, mean, y, l, vt);
     orthonormalizeRows(vt, l, d, rng);
   }
   // Rayleigh–Ritz: eigen-decompose Yᵀ Y with Y = Xc · Vtᵀ
-  mulXVt(x, n, d, mean, vt, l, y);
+  if (!lagged) mulXVt(x, n, d, mean, vt, l, y);
   const c = new Float64Array(l * l);
   for (let i = 0; i < n; i++) {
     const yo = i * l;
@@ -130,5 +157,16 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   }
   const variances = new Float64Array(k);
   for (let cc = 0; cc < k; cc++) variances[cc] = Math.max(0, values[cc]) / Math.max(1, n - 1);
-  return { k, l, d, mean, basis, components: basis.slice(0, k * d), scores, variances, totalVariance };
+  let inL = 0;
+  for (let cc = 0; cc < l; cc++) inL += Math.max(0, values[cc]);
+  const capturedL = totalVariance > 0 ? Math.min(1, inL / Math.max(1, n - 1) / totalVariance) : 1;
+  const components = basis.slice(0, k * d);
+  let next = basis;
+  if (lagged) {
+    // this frame's subspace-iteration step, used by the next frame
+    next = new Float64Array(l * d);
+    mulYtX(x, n, d, mean, y, l, next);
+    orthonormalizeRows(next, l, d, rng);
+  }
+  return { k, l, d, mean, basis: next, components, scores, variances, totalVariance, capturedL, lagged };
 }

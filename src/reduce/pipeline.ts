@@ -158,7 +158,11 @@ export class LayerReducer {
       z = xc; dims = d;
     } else {
       const warm = prev?.pre && prev.pre.d === d && prev.pre.k === this.pcaDims ? prev.pre : null;
-      pre = pca(xc, m, d, this.pcaDims, { warmBasis: warm?.basis, prevComponents: warm?.components, seed, iterations: warm ? 1 : 2 });
+      pre = pca(xc, m, d, this.pcaDims, {
+        warmBasis: warm?.basis, prevComponents: warm?.components, seed, iterations: warm ? 1 : 2,
+        // warm: project on the previous basis unless it lost > 2 points of captured variance
+        lagged: true, minCaptured: warm ? warm.capturedL - 0.02 : 0,
+      });
       z = pre.scores; dims = this.pcaDims;
     }
     onProgress?.(0.15, "knn");

@@ -110,3 +110,22 @@ test("PCA of constant data does not produce NaN", () => {
   assert.ok(res.scores.every((v) => v === 0 || Math.abs(v) < 1e-9));
   assert.ok(res.components.every(Number.isFinite));
 });
+
+test("lagged warm PCA: projects on the previous basis, falls back when it stops capturing the variance", () => {
+  const n = 400, d = 40, k = 4;
+  const x1 = spectral(n, d, [10, 6, 4, 3, 1], 3);
+  const first = pca(x1, n, d, k, { seed: 2 });
+  assert.ok(first.capturedL > 0.9 && first.capturedL <= 1);
+  const rng = new Rng(4);
+  const x2 = x1.map((v) => v + 0.05 * rng.normal());
+  const lag = pca(x2, n, d, k, { warmBasis: first.basis, prevComponents: first.components, lagged: true, minCaptured: first.capturedL - 0.02 });
+  assert.equal(lag.lagged, true);
+  const ref = reference(x2, n, d);
+  for (let c = 0; c < k; c++) assert.ok(Math.abs(lag.variances[c] - ref.values[c]) / ref.values[c] < 1e-2, `variance ${c}`);
+  // a frame whose variance lives in a different subspace: the stale basis captures little → iterate now
+  const other = spectral(n, d, [10, 6, 4, 3, 1], 77);
+  const fresh = pca(other, n, d, k, { warmBasis: first.basis, prevComponents: first.components, lagged: true, minCaptured: first.capturedL - 0.02, iterations: 3 });
+  assert.equal(fresh.lagged, false);
+  const refO = reference(other, n, d);
+  assert.ok(Math.abs(fresh.variances[0] - refO.values[0]) / refO.values[0] < 1e-2);
+});
