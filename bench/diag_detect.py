@@ -65,8 +65,11 @@ def _params(rule: str, m: float) -> dict[str, float]:
     return {"factor": SentryCamRule(1).factor * m}
 
 
-def alerts_of(det: Detector, rec: dict, m: float = 1.0) -> list[Alert]:
-    """All alerts ``det`` raises over one recorded run (``rec`` as built by diagnostic.py)."""
+def alerts_of(det: Detector, rec: dict, m: float = 1.0, first_only: bool = False) -> list[Alert]:
+    """All alerts ``det`` raises over one recorded run (``rec`` as built by diagnostic.py).
+
+    ``first_only``: stop at the first frame that raises any alert.
+    """
     eng = AlertEngine(rules=(det.rule,), hard=det.hard, params={det.rule: _params(det.rule, m)})
     out: list[Alert] = []
     for i, step in enumerate(rec["steps"]):
@@ -78,6 +81,8 @@ def alerts_of(det: Detector, rec: dict, m: float = 1.0) -> list[Alert]:
                 out += eng.update(step, layer, vals)
         else:
             out += eng.update(step, None, {det.source: rec[det.source][i]})
+        if first_only and out:
+            break
     return out
 
 
@@ -99,7 +104,7 @@ def score(alerts: list[Alert], onset: int | None) -> dict:
 def calibrate(det: Detector, healthy: list[dict]) -> float:
     """Smallest multiplier on :data:`GRID` with no alert on any healthy run."""
     for m in GRID:
-        if all(not alerts_of(det, rec, m) for rec in healthy):
+        if all(not alerts_of(det, rec, m, first_only=True) for rec in healthy):
             return m
     return math.inf
 

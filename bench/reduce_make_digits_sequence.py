@@ -15,10 +15,24 @@ import torch
 from sklearn.datasets import load_digits
 
 
-def frame_bytes(seq: int, step: int, layer: str, x: np.ndarray, labels: np.ndarray, preds: np.ndarray, scalars: dict) -> bytes:
+def frame_bytes(
+    seq: int,
+    step: int,
+    layer: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    preds: np.ndarray,
+    scalars: dict,
+) -> bytes:
     n, d = x.shape
-    meta = {"seq": seq, "step": step, "layer": layer, "scalars": scalars, "metrics": {},
-            "nonfinite": int((~np.isfinite(x)).sum())}
+    meta = {
+        "seq": seq,
+        "step": step,
+        "layer": layer,
+        "scalars": scalars,
+        "metrics": {},
+        "nonfinite": int((~np.isfinite(x)).sum()),
+    }
     flat = pa.array(x.astype(np.float32).reshape(-1), type=pa.float32())
     table = pa.table(
         {
@@ -46,14 +60,18 @@ def main() -> None:
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
     y = torch.tensor(digits.target, dtype=torch.long)
     model = torch.nn.Sequential(
-        torch.nn.Linear(64, 128), torch.nn.ReLU(),
-        torch.nn.Linear(128, 64), torch.nn.ReLU(),
+        torch.nn.Linear(64, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 64),
+        torch.nn.ReLU(),
         torch.nn.Linear(64, 10),
     )
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     gen = torch.Generator().manual_seed(args.seed)
     captured = {}
-    model[1].register_forward_hook(lambda _m, _i, out: captured.__setitem__("hidden1", out.detach()))
+    model[1].register_forward_hook(
+        lambda _m, _i, out: captured.__setitem__("hidden1", out.detach())
+    )
     step, seq = 0, 0
     with open(args.out, "wb") as f:
         while seq < args.captures:
@@ -64,8 +82,17 @@ def main() -> None:
                 model.train()
                 loss = float(torch.nn.functional.cross_entropy(logits, y))
                 acc = float((logits.argmax(1) == y).float().mean())
-                f.write(frame_bytes(seq, step, "hidden1", captured["hidden1"].numpy(), digits.target,
-                                    logits.argmax(1).numpy(), {"loss": loss, "accuracy": acc}))
+                f.write(
+                    frame_bytes(
+                        seq,
+                        step,
+                        "hidden1",
+                        captured["hidden1"].numpy(),
+                        digits.target,
+                        logits.argmax(1).numpy(),
+                        {"loss": loss, "accuracy": acc},
+                    )
+                )
                 seq += 1
             idx = torch.randint(0, len(x), (64,), generator=gen)
             loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])

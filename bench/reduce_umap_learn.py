@@ -20,7 +20,9 @@ def main() -> None:
     import umap
 
     t = time.perf_counter()
-    umap.UMAP(n_neighbors=15).fit_transform(np.random.default_rng(0).random((400, 16), dtype=np.float32))
+    umap.UMAP(n_neighbors=15).fit_transform(
+        np.random.default_rng(0).random((400, 16), dtype=np.float32)
+    )
     warmup = time.perf_counter() - t
     fits = []
     for path in files:
@@ -28,7 +30,11 @@ def main() -> None:
         t = time.perf_counter()
         y = umap.UMAP(n_neighbors=15, min_dist=0.1).fit_transform(x)
         fits.append({"seconds": time.perf_counter() - t, "xy": [float(v) for v in y.reshape(-1)]})
-        print(f"umap-learn fit {len(fits)}/{len(files)}: {fits[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"umap-learn fit {len(fits)}/{len(files)}: {fits[-1]['seconds']:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     print(json.dumps({"version": umap.__version__, "warmup_s": warmup, "fits": fits}))
 
 

@@ -185,12 +185,11 @@ class RobustChangeRule:
         self.last = value
         fired = False
         if len(self.incs) >= self.warmup + self.lag:
-            ref = np.asarray(self.incs)[: len(self.incs) - self.lag]
-            med = float(np.median(ref))
-            mad = 1.4826 * float(np.median(np.abs(ref - med)))
-            floor = max(
-                self.rel_floor * float(np.median(np.abs(self.levels))), self.abs_floor, 1e-12
-            )
+            ref = list(self.incs)[: len(self.incs) - self.lag]
+            med = _median(ref)
+            mad = 1.4826 * _median([abs(r - med) for r in ref])
+            level = _median([abs(v) for v in self.levels])
+            floor = max(self.rel_floor * level, self.abs_floor, 1e-12)
             scale = max(mad, floor)
             if self.direction:
                 # Baseline: the recent trend if it already goes the wrong way, else standing
@@ -205,6 +204,12 @@ class RobustChangeRule:
         self.incs.append(inc)
         self.levels.append(value)
         return fired
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
 def make_rule(name: str, direction: int, **params: float) -> StreamRule:

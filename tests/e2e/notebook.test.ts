@@ -95,6 +95,7 @@ test("a view that appears after training shows every frame it missed", { timeout
     `import numpy as np, sentrycam\ncam = sentrycam.Monitor(reducer="pca")\nrng = np.random.default_rng(0)\nfor s in range(12):\n    cam.log(s, {"h": rng.normal(size=(200, 16)) + s}, labels=rng.integers(0, 4, 200))\nprint(len(cam.frames))`,
     "cam",
     "cam",
+    `cam.send({"type": "frames", "seqs": [999]}, [b"ARROW1" + bytes(200)])  # a corrupt buffer\ncam.log(12, {"h": rng.normal(size=(200, 16))}, labels=rng.integers(0, 4, 200))`,
   ]);
   const { page, problems } = await openNotebook(browser, lab, "late.ipynb");
   await runCell(page, 0);
@@ -106,12 +107,17 @@ test("a view that appears after training shows every frame it missed", { timeout
   await waitKernelIdle(page);
   await page.waitForFunction(() => document.querySelectorAll(".sentrycam-root").length === 2 && (document.querySelectorAll(".sentrycam-root")[1] as HTMLElement).dataset.points === "200", undefined, { timeout: 30_000 });
   assert.equal((await rootAttrs(page, 1)).frames, "12");
+  // A corrupt buffer: an error in the widget, and the next frame is still shown.
+  await runCell(page, 3);
+  await waitKernelIdle(page);
+  await page.waitForFunction(() => [...document.querySelectorAll(".sentrycam-root")].every((r) => (r as HTMLElement).dataset.frames === "13" && (r as HTMLElement).dataset.step === "12"), undefined, { timeout: 30_000 });
+  assert.match(await page.locator(".sentrycam-error").first().innerText(), /frame 999 could not be decoded/);
   // Save, then reload the page: a brand-new frontend asks the kernel for the history again.
   await page.keyboard.press("Control+s");
   await page.waitForTimeout(1500);
   await page.reload();
   await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 60_000 });
-  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement | null)?.dataset.frames === "12", undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement | null)?.dataset.frames === "13", undefined, { timeout: 60_000 });
   assert.deepEqual(problems.errors.filter((e) => !/WebSocket|Kernel|kernel/.test(e)), []);
   await page.close();
 });
