@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 LAYERS = ("act1", "act2")
-DEAD_PENALTY = 1.0
+DEAD_PENALTY = 0.01
 NOISE_RATE = 0.4  # label noise: up to this fraction of training labels is resampled at random
 NOISE_RAMP = 300  # label noise: steps over which the noisy fraction grows from 0 to NOISE_RATE
 SHIFT_RAMP = 200  # shift: steps over which the share of shifted inputs grows from 0 to 1
@@ -143,9 +143,11 @@ def run(sc: Scenario, every: int = 10, batch: int = 32) -> RunRecord:
         loss = lossf(out, yb)
         if failing and sc.kind == "dead_relu":
             # A misconfigured activation penalty drives pre-activations negative.
-            h1 = model[1](model[0](xb))
-            h2 = model[3](model[2](h1))
-            loss = loss + DEAD_PENALTY * (h1.mean() + h2.mean())
+            # A misconfigured regulariser pushes pre-activations down; units whose
+            # pre-activation goes negative for every input stop learning (dead ReLUs).
+            z1 = model[0](xb)
+            z2 = model[2](model[1](z1))
+            loss = loss + DEAD_PENALTY * (z1.mean(0).sum() + z2.mean(0).sum())
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -211,8 +211,8 @@ HEADER = """# Diagnostic benchmark
 `.venv/bin/python bench/diagnostic.py` (written by it). Small MLPs (64-128-128-10, ReLU, SGD
 momentum 0.9, lr 0.02, batch 32) on scikit-learn digits, CPU; a frame every 10 steps: the hidden
 ReLUs `act1`, `act2` on a fixed 300-digit probe, and loss/accuracy on a fixed 400-digit validation
-set. Failures begin at a known onset step: `lr_blowup` lr x1.08 per step; `dead_relu` an
-activation penalty (1.0 x mean ReLU output) switched on; `collapse` hidden weights decayed x0.97 per
+set. Failures begin at a known onset step: `lr_blowup` lr x1.08 per step; `dead_relu` a
+regulariser pushing pre-activations down (0.01 x their sum over units) switched on; `collapse` hidden weights decayed x0.97 per
 step; `label_noise` the share of resampled training labels ramps 0 -> 40 % over 300 steps;
 `forgetting` training switches from digits 0-4 to 5-9; `shift` a growing share (0 -> 100 % over
 200 steps) of training images moves 2 px right. One engine configuration for all runs.
@@ -241,7 +241,7 @@ def _clean(o):
 
 def _slim(r: dict) -> dict:
     keep = ("name", "kind", "onset", "seed", "steps", "val_loss", "val_acc", "live_alerts")
-    return {k: r[k] for k in keep} | {"metrics": r["metrics"]}
+    return {k: r[k] for k in keep}
 
 
 if __name__ == "__main__":

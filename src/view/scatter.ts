@@ -109,6 +109,9 @@ export class ScatterView {
       xaxis2: { domain: [0.975, 1], visible: false, fixedrange: true },
       yaxis2: { anchor: "x2", visible: false, fixedrange: true },
       hovermode: "closest",
+      // Same revision on every update: a user's zoom or pan survives new frames; until then the
+      // ranges above follow the data.
+      uirevision: "keep",
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "system-ui, sans-serif", size: 11 },
