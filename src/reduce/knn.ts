@@ -27,6 +27,10 @@ export interface KnnDescentOptions {
   leafSize?: number;
   /** Stop when fewer than delta·n·k heap updates happen in a round (default 0.001). */
   delta?: number;
+  /** Candidates sampled per point and round for the local join (default max(k − 1, 8)). */
+  maxCandidates?: number;
+  /** Called after the tree init (0) and after each NN-descent round (r), of `total` rounds at most. */
+  onRound?: (round: number, total: number) => void;
 }
 
 function sqDist(x: Float32Array, a: number, b: number, dim: number): number {
@@ -208,13 +212,14 @@ export function knnDescent(x: Float32Array, n: number, dim: number, k: number, o
       if (j !== i) heaps.push(i, j, sqDist(x, i, j, dim), 1);
     }
   }
-  const cap = Math.max(K, 8);
+  const cap = Math.max(2, opts.maxCandidates ?? Math.max(K, 8));
   const newC = new Int32Array(n * cap);
   const oldC = new Int32Array(n * cap);
   const newSeen = new Int32Array(n);
   const oldSeen = new Int32Array(n);
   const iterations = opts.iterations ?? (init ? 3 : 12);
   const delta = opts.delta ?? 0.001;
+  opts.onRound?.(0, iterations);
   for (let it = 0; it < iterations; it++) {
     newSeen.fill(0);
     oldSeen.fill(0);
@@ -261,6 +266,7 @@ export function knnDescent(x: Float32Array, n: number, dim: number, k: number, o
         }
       }
     }
+    opts.onRound?.(it + 1, iterations);
     if (updates <= delta * n * K) break;
   }
   return heaps.toGraph(Math.min(k, n));

@@ -158,6 +158,7 @@ export function optimizeLayout(embedding: Float32Array, graph: FuzzyGraph, opts:
       for (let p = 0; p < nNeg; p++) {
         rs ^= rs << 13; rs ^= rs >>> 17; rs ^= rs << 5;
         const q = ((rs >>> 0) * n) / 4294967296 | 0;
+        if (q === j) continue; // y[jx] is stale while the point's update is held in cx, cy
         const qx = 2 * q;
         const ex = cx - y[qx], ey = cy - y[qx + 1];
         const e2 = ex * ex + ey * ey;
@@ -170,7 +171,7 @@ export function optimizeLayout(embedding: Float32Array, graph: FuzzyGraph, opts:
           } else coeff = repExact(e2, a, b, gamma);
           cx += clip4(coeff * ex) * alpha;
           cy += clip4(coeff * ey) * alpha;
-        } else if (q !== j) {
+        } else {
           cx += 4 * alpha;
           cy += 4 * alpha;
         }

@@ -20,6 +20,8 @@ export interface PcaOptions {
    */
   lagged?: boolean;
   minCaptured?: number;
+  /** Called after each pass over x (a product with the data matrix). */
+  onPass?: () => void;
   /** Extra basis vectors beyond k (default 8). */
   oversample?: number;
   seed?: number;
@@ -61,14 +63,20 @@ export function columnMean(x: Float32Array, n: number, d: number): Float64Array 
 export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaOptions = {}): PcaResult {
   if (k < 1 || k > d) throw new Error(`pca: k=${k} must be in [1, d=${d}]`);
   const rng = new Rng(opts.seed ?? 1);
-  const mean = columnMean(x, n, d);
-  let totalVariance = 0;
+  // one pass: column sums and sums of squares (double precision)
+  const mean = new Float64Array(d), sq = new Float64Array(d);
   for (let i = 0; i < n; i++) {
     const o = i * d;
     for (let p = 0; p < d; p++) {
-      const c = x[o + p] - mean[p];
-      totalVariance += c * c;
+      const v = x[o + p];
+      mean[p] += v;
+      sq[p] += v * v;
     }
+  }
+  let totalVariance = 0;
+  for (let p = 0; p < d; p++) {
+    mean[p] /= Math.max(1, n);
+    totalVariance += Math.max(0, sq[p] - n * mean[p] * mean[p]);
   }
   totalVariance /= Math.max(1, n - 1);
 
@@ -101,7 +109,9 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   }
   for (let it = 0; it < its; it++) {
     mulXVt(x, n, d, mean, vt, l, y);
+    opts.onPass?.();
     mulYtX(x, n, d, mean, y, l, vt);
+    opts.onPass?.();
     orthonormalizeRows(vt, l, d, rng);
   }
   // Rayleigh–Ritz: eigen-decompose Yᵀ Y with Y = Xc · Vtᵀ

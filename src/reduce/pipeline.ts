@@ -103,9 +103,10 @@ export class LayerReducer {
     const valid = new Uint8Array(n);
     const rows: number[] = [];
     for (let i = 0; i < n; i++) {
-      let ok = true;
-      for (let p = 0, o = i * d; p < d; p++) if (!Number.isFinite(x[o + p])) { ok = false; break; }
-      if (ok) { valid[i] = 1; rows.push(i); }
+      // v * 0 is NaN exactly for NaN and ±Inf
+      let z = 0;
+      for (let p = 0, o = i * d; p < d; p++) z += x[o + p] * 0;
+      if (z === 0) { valid[i] = 1; rows.push(i); }
     }
     const m = rows.length;
     const excluded = n - m;
@@ -123,7 +124,8 @@ export class LayerReducer {
         xy[2 * rows[r] + 1] = local[2 * r + 1];
       }
       let out: Float32Array = xy;
-      if (prev && prev.xy && !cold) out = alignTo(xy, prev.xy, n);
+      // align to the previous output whenever there is one of the same shape (cold refits too)
+      if (prev && prev.xy) out = alignTo(xy, prev.xy, n);
       this.state = { n, d, xy: out, pre: null, pca2: null, knn: null, k: 0, ...next };
       onProgress?.(1, "done");
       return { xy: out, cold, notes, excluded, ms: now() - t0, method: this.method };
@@ -153,7 +155,7 @@ export class LayerReducer {
     // ---- UMAP ----
     const k = this.nNeighbors;
     onProgress?.(0, "pca");
-    let z: Float32Array, dims: number, pre: PcaResult | null = null;
+    let z: Float32Array, dims: number, pre: PcaResult | null = null, passes = 0;
     if (d <= this.pcaDims) {
       z = xc; dims = d;
     } else {
@@ -162,6 +164,7 @@ export class LayerReducer {
         warmBasis: warm?.basis, prevComponents: warm?.components, seed, iterations: warm ? 1 : 2,
         // warm: project on the previous basis unless it lost > 2 points of captured variance
         lagged: true, minCaptured: warm ? warm.capturedL - 0.02 : 0,
+        onPass: onProgress ? () => { passes++; onProgress(Math.min(0.14, 0.025 * passes), "pca"); } : undefined,
       });
       z = pre.scores; dims = this.pcaDims;
     }
@@ -181,9 +184,10 @@ export class LayerReducer {
       }
     }
     let graph: KnnGraph;
-    if (init) graph = knnDescent(z, m, dims, k, { init, seed, iterations: 2 });
+    const onRound = onProgress ? (r: number, total: number): void => onProgress(0.15 + 0.2 * (r / total), "knn") : undefined;
+    if (init) graph = knnDescent(z, m, dims, k, { init, seed, iterations: 2, onRound });
     else if (m < (this.opts.exactKnnBelow ?? 2048)) graph = knnBruteForce(z, m, dims, k);
-    else graph = knnDescent(z, m, dims, k, { seed });
+    else graph = knnDescent(z, m, dims, k, { seed, onRound });
 
     let keep = 1;
     if (init) {
@@ -250,7 +254,7 @@ export class LayerReducer {
     const every = Math.max(1, Math.floor(nEpochs / 20));
     optimizeLayout(emb, fuzzy, {
       nEpochs, initialAlpha: alpha, seed,
-      onEpoch: onProgress ? (done, total) => { if (done % every === 0) onProgress(0.4 + 0.6 * (done / total), "layout"); } : undefined,
+      onEpoch: onProgress ? (done, total) => { if (done % every === 0) onProgress(0.4 + 0.59 * (done / total), "layout"); } : undefined,
     });
 
     // neighbour graph in original indices, for the next frame

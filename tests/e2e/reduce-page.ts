@@ -8,6 +8,8 @@ interface Report {
   longTasks: number[];
   inWorker: boolean;
   error: string | null;
+  /** Main-thread time of each request (copy + postMessage). */
+  requestMs: number[];
 }
 
 declare global {
@@ -37,7 +39,7 @@ function clusters(n: number, d: number, seed: number, drift: number): Float32Arr
 window.runReduction = (n, d, count) =>
   new Promise<Report>((resolve) => {
     const longTasks: number[] = [];
-    const report: Report = { results: [], longTasks, inWorker: false, error: null };
+    const report: Report = { results: [], longTasks, inWorker: false, error: null, requestMs: [] };
     const frames: Frame[] = [];
     for (let f = 0; f < count; f++) {
       frames.push({ seq: f, step: f * 10, layer: "big", n, d, ids: new Int32Array(n), labels: null, preds: null, x: clusters(n, d, f + 1, f * 0.05), scalars: {}, metrics: {}, nonFinite: 0 });
@@ -55,6 +57,7 @@ window.runReduction = (n, d, count) =>
       }
       t0 = performance.now();
       client.request(frames[sent++], "umap");
+      report.requestMs.push(performance.now() - t0);
     };
     const client = new ReductionClient({
       result(r: Reduced) {

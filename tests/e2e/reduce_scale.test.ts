@@ -40,6 +40,7 @@ test("N=50,000 x D=256: warm frames within 10 s, reduction off the main thread",
     await tab.waitForFunction(() => typeof window.runReduction === "function");
     const report = await tab.evaluate(() => window.runReduction(50_000, 256, 3));
     console.log(`# ${JSON.stringify(report.results)}`);
+    console.log(`# main-thread ms per request: ${report.requestMs.map((t) => t.toFixed(0)).join(", ")}`);
     console.log(`# long tasks (ms): ${report.longTasks.map((t) => t.toFixed(0)).join(", ") || "none"}`);
     assert.equal(report.error, null);
     assert.ok(report.inWorker, "reduction must run in a Web Worker");

@@ -118,3 +118,17 @@ test("PCA reducer: warm frames stay oriented; onProgress is called; bad shapes t
   assert.throws(() => r.reduce(new Float32Array(10), 5, 3), /expected n\*d/);
   assert.throws(() => new LayerReducer({ method: "tsne" as "umap" }));
 });
+
+test("a warm frame whose neighbourhoods changed completely gets a longer re-layout and stays good", () => {
+  const n = 600, d = 20;
+  const { x: a } = clusters(n, d, { clusters: 6, seed: 31 });
+  const { x: b } = clusters(n, d, { clusters: 6, seed: 32 }); // same shape, unrelated geometry
+  const r = new LayerReducer({ method: "umap", seed: 2 });
+  r.reduce(a, n, d);
+  const res = r.reduce(b, n, d);
+  assert.equal(res.cold, false);
+  assert.ok(res.notes.some((s) => s.includes("neighbourhoods changed a lot")), res.notes.join("; "));
+  const fresh = new LayerReducer({ method: "umap", seed: 2 }).reduce(b, n, d);
+  const qWarm = quality(b, n, d, res.xy).trustworthiness, qCold = quality(b, n, d, fresh.xy).trustworthiness;
+  assert.ok(qWarm >= qCold - 0.03, `warm after a big change ${qWarm} vs cold ${qCold}`);
+});
