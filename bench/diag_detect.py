@@ -61,7 +61,8 @@ DETECTORS = (
 def _params(rule: str, m: float) -> dict[str, float]:
     if rule == "robust":
         d = RobustChangeRule(1)
-        return {"z_jump": d.z_jump * m, "h": d.h * m}
+        # confirm=0: scalars get exactly the rule the probe metrics get (no confirmation delay)
+        return {"z_jump": d.z_jump * m, "h": d.h * m, "confirm": 0}
     return {"factor": SentryCamRule(1).factor * m}
 
 

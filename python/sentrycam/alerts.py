@@ -13,14 +13,16 @@ for run scalars such as ``val_loss``). Rules, none of which needs per-run tuning
 ``sentrycam``  (baseline, opt-in) SentryCam's rule: after a 5-step burn-in, the metric moved the
                wrong way 2 steps in a row and the last move exceeds 0.2 x the std of the previous
                10 values.
-``hard``       (default) non-finite activations or scalars, exploding norms (``norm_mean`` >
-               10 x its running median), mass unit death (``dead_frac`` >= 0.5, or up by >= 0.25 on
-               its running median).
+``hard``       (default) non-finite activations or scalars, exploding norms (after 5 frames,
+               ``norm_mean`` > 10 x its running median), mass unit death (``dead_frac`` >= 0.5, or
+               up by >= 0.25 on its running median).
 
 Each watched metric has a wrong-way direction (:data:`DIRECTIONS`; scalars named ``*loss*`` are
 bad going up, ``*acc*`` going down). Alerts are de-duplicated per ``(layer, metric, rule)``
 episode: a rule that keeps firing raises one alert; it re-arms after ``rearm`` quiet updates.
-:func:`first_alert` applies one rule to a single series (for benchmarks and comparisons).
+Run scalars come from training batches, so a robust-rule jump on them must persist one more
+update (``scalar_confirm``) before it fires; probe metrics fire at once.
+:func:`alert_steps` applies one rule to a single series (for benchmarks and comparisons).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ __all__ = [
     "RobustChangeRule",
     "SentryCamRule",
     "StreamRule",
+    "alert_steps",
     "direction_of",
-    "first_alert",
     "make_rule",
 ]
 
@@ -163,13 +165,17 @@ class RobustChangeRule:
         h: float = 12.0,
         rel_floor: float = 1e-3,
         abs_floor: float = 0.0,
+        confirm: int = 0,
     ) -> None:
         self.direction = direction
+        self.confirm = confirm
+        self.pending: tuple[int, float, float] | None = None  # (updates left, level, scale)
         self.window, self.lag, self.warmup = window, lag, warmup
         self.z_jump, self.k, self.h = z_jump, k, h
         self.rel_floor, self.abs_floor = rel_floor, abs_floor
         self.incs: deque[float] = deque(maxlen=window + lag)
         self.last: float | None = None
+        self.last_before: float | None = None
         self.levels: deque[float] = deque(maxlen=window)
         self.cusum = 0.0
         self.z = 0.0
@@ -182,7 +188,7 @@ class RobustChangeRule:
             self.levels.append(value)
             return False
         inc = value - self.last
-        self.last = value
+        self.last_before, self.last = self.last, value
         fired = False
         if len(self.incs) >= self.warmup + self.lag:
             ref = list(self.incs)[: len(self.incs) - self.lag]
@@ -200,10 +206,29 @@ class RobustChangeRule:
                 z = abs(inc - med) / scale
             self.z = z
             self.cusum = max(0.0, self.cusum + min(z, self.z_jump) - self.k)
-            fired = z >= self.z_jump or self.cusum >= self.h
+            fired = self.cusum >= self.h or self._jump(z, value, scale)
         self.incs.append(inc)
         self.levels.append(value)
         return fired
+
+    def _jump(self, z: float, value: float, scale: float) -> bool:
+        """A jump fires at once, or (``confirm`` > 0) once the level stays shifted that long."""
+        if self.pending is not None:
+            left, base, sc = self.pending
+            shift = (value - base) * self.direction if self.direction else abs(value - base)
+            if shift < 0.5 * self.z_jump * sc:
+                self.pending = None  # the level came back: a one-off spike
+            elif left <= 1:
+                self.pending = None
+                return True
+            else:
+                self.pending = (left - 1, base, sc)
+        if z >= self.z_jump:
+            if self.confirm <= 0:
+                return True
+            if self.pending is None and self.last_before is not None:
+                self.pending = (self.confirm, self.last_before, scale)
+        return False
 
 
 def _median(xs: list[float]) -> float:
@@ -221,7 +246,7 @@ def make_rule(name: str, direction: int, **params: float) -> StreamRule:
     raise ValueError(f"unknown rule {name!r}")
 
 
-def first_alert(
+def alert_steps(
     values: Sequence[float],
     steps: Sequence[int] | None = None,
     *,
@@ -232,9 +257,13 @@ def first_alert(
 ) -> list[int]:
     """Steps at which ``rule`` raises an alert episode on one series (de-duplicated).
 
+    ``direction``: +1 if going up is bad, -1 if going down is bad. ``params``: the rule's
+    keyword arguments (for ``"robust"``, ``confirm`` defaults to 0: the bare rule).
     ``start``: only episodes that begin at or after this step are returned (all by default).
     """
     steps = list(range(len(values))) if steps is None else list(steps)
+    if rule == "robust":
+        params.setdefault("confirm", 0)  # the bare rule: jumps fire at once
     eng = AlertEngine(rules=(rule,), hard=False, directions={"s": direction}, params={rule: params})
     out = []
     for s, v in zip(steps, values, strict=True):
@@ -262,6 +291,10 @@ class AlertEngine:
     ``rules``: trend rules applied to every watched stream (``"robust"``, ``"sentrycam"``).
     ``hard``: the non-finite / exploding-norm / mass-death alerts. ``params``: keyword overrides
     per rule name. ``directions``: extra or overriding wrong-way directions per metric name.
+    ``scalar_confirm``: for run scalars (``layer`` None, e.g. a per-batch training loss, whose
+    one-off spikes are sampling noise) a robust-rule jump must persist this many more updates
+    (at least half the jump threshold above the pre-jump level) before it fires; probe metrics
+    are deterministic given the weights and fire at once.
     """
 
     def __init__(
@@ -272,6 +305,7 @@ class AlertEngine:
         params: dict[str, dict[str, float]] | None = None,
         directions: dict[str, int] | None = None,
         rearm: int = 10,
+        scalar_confirm: int = 1,
         norm_factor: float = 10.0,
         dead_level: float = 0.5,
         dead_jump: float = 0.25,
@@ -282,7 +316,7 @@ class AlertEngine:
         self.hard = hard
         self.params = params or {}
         self.directions = directions or {}
-        self.rearm = rearm
+        self.rearm, self.scalar_confirm = rearm, scalar_confirm
         self.norm_factor, self.dead_level, self.dead_jump = norm_factor, dead_level, dead_jump
         self.streams: dict[tuple[str | None, str], _Stream] = {}
         self.episodes: dict[tuple[str | None, str, str], _Episode] = {}
@@ -298,6 +332,8 @@ class AlertEngine:
                     p = dict(self.params.get(r, {}))
                     if r == "robust" and metric in SCALE_FLOORS:
                         p.setdefault("abs_floor", SCALE_FLOORS[metric])
+                    if r == "robust" and layer is None:
+                        p.setdefault("confirm", self.scalar_confirm)
                     st.rules[r] = make_rule(r, direction, **p)
             self.streams[key] = st
         return st
@@ -349,8 +385,7 @@ class AlertEngine:
         self, out: list[Alert], step: int, layer: str | None, metric: str, v: float, st: _Stream
     ) -> None:
         where = f"{layer}: " if layer is not None else ""
-        hist = np.asarray(st.history) if st.history else None
-        med = float(np.median(hist)) if hist is not None else math.nan
+        med = _median(list(st.history)) if st.history else math.nan
         if metric == "nonfinite_frac" or layer is None:
             bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
             what = f"{v:.2%} of activations are non-finite" if layer else f"{metric} is {v}"
@@ -361,7 +396,8 @@ class AlertEngine:
                 Alert(step, layer, metric, where + what, "critical", "nonfinite", v),
             )
         elif metric == "norm_mean":
-            bad = math.isfinite(med) and med > 0 and v > self.norm_factor * med
+            warm = len(st.history) >= 5  # not against the first frames of a fresh network
+            bad = warm and med > 0 and v > self.norm_factor * med
             msg = f"{where}activation norm {v:.4g} > {self.norm_factor:g}x running median {med:.4g}"
             self._emit(
                 out,

@@ -54,7 +54,7 @@ class Auditor:
             warnings.warn(f"sentrycam: reference for {layer!r} ignored: {exc}", RuntimeWarning, 2)
             return
         st = self.state(layer)
-        st.ref, st.fixed_ref = tmp.prev, True
+        st.ref = tmp.prev
 
     def observe(
         self, step: int, layer: str, x: Any, labels: Any = None, preds: Any = None

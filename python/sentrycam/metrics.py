@@ -38,7 +38,7 @@ Keys (all ``float``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,7 @@ METRIC_KEYS: tuple[str, ...] = (
 )
 DORMANT_TAU = 0.025
 KNN_K = 10
-KNN_MAX_QUERIES = 500
+KNN_MAX_QUERIES = 256
 _NAN = float("nan")
 _EIG_RTOL = 1e-6  # singular values below 1e-3 x the largest are float32 noise
 _COLLAPSE_RTOL = 1e-10  # tr(S_W) below this x tr(S_B) is round-off: perfectly collapsed
@@ -82,7 +82,8 @@ class _Snapshot:
     """What one frame leaves behind for CKA and kNN overlap."""
 
     row_mask: np.ndarray  # (N,) bool: valid rows of the frame (on CPU)
-    xc: Any  # centred valid rows, backend array
+    xc: Any  # centred valid rows (backend array) when D <= N, else None
+    gram: Any  # centred N x N Gram when D > N (bounded memory for wide layers), else None
     gram_self_fro: float  # ||Xc^T Xc||_F
     knn: np.ndarray | None  # (Q, k) neighbour indices into the full row range
 
@@ -93,14 +94,13 @@ class LayerState:
 
     prev: _Snapshot | None = None
     ref: _Snapshot | None = None
-    fixed_ref: bool = False  # True: keep ``ref`` even if set explicitly later
     frames: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def reset(self) -> None:
-        """Forget all earlier frames."""
+    def reset(self, keep_ref: bool = False) -> None:
+        """Forget earlier frames (all of them, or all but the reference)."""
         self.prev = None
-        self.ref = None
+        if not keep_ref:
+            self.ref = None
         self.frames = 0
 
 
@@ -182,6 +182,11 @@ class _Ops:
             return self.torch.as_tensor(a, device=like.device)
         return a
 
+    def inner(self, a: Any, b: Any) -> float:
+        if self.torch is not None:
+            return float((a.double() * b.double()).sum().item())
+        return float(np.einsum("ij,ij->", a, b, dtype=np.float64))
+
     def fro2(self, a: Any) -> float:
         if self.torch is not None:
             return float((a.double() ** 2).sum().item())
@@ -250,27 +255,55 @@ def _class_metrics(ops: _Ops, xv: Any, labels: np.ndarray | None) -> dict[str, f
     return out
 
 
+def _gram(ops: _Ops, snap: _Snapshot, keep: np.ndarray | None) -> Any:
+    """Centred N x N Gram of a snapshot's valid rows (only ``keep`` of them, recentred)."""
+    if snap.xc is not None:
+        a = snap.xc
+        if keep is not None:
+            a = ops.take(a, keep)
+            a = a - ops.colmean(a)
+        return a @ a.T
+    k = snap.gram
+    if keep is None:
+        return k
+    k = ops.take(ops.take(k, keep).T, keep)
+    return k - k.mean(0)[None, :] - k.mean(1)[:, None] + k.mean()
+
+
 def _cka(ops: _Ops, cur: _Snapshot, old: _Snapshot | None) -> float:
     if old is None or old.row_mask.shape != cur.row_mask.shape:
         return _NAN
     both = cur.row_mask & old.row_mask
-    if both.sum() < 2:
+    n = int(both.sum())
+    if n < 2:
         return _NAN
+    same = bool((both == cur.row_mask).all() and (both == old.row_mask).all())
+    keep_c = None if same else both[cur.row_mask]
+    keep_o = None if same else both[old.row_mask]
     a, b = cur.xc, old.xc
-    if not (both == cur.row_mask).all() or not (both == old.row_mask).all():
-        # Different rows dropped in the two frames: recentre on the common rows.
-        a = ops.take(a, both[cur.row_mask])
-        b = ops.take(b, both[old.row_mask])
-        a = a - ops.colmean(a)
-        b = b - ops.colmean(b)
-        den = math.sqrt(ops.fro2(a.T @ a) * ops.fro2(b.T @ b))
+    if a is not None and b is not None and a.shape[1] * b.shape[1] <= n * n:
+        # Feature space: ||A^T B||_F^2, cheap when D is small.
+        if ops.torch is not None and b.device != a.device:
+            b = b.to(a.device)
+        if not same:
+            a, b = ops.take(a, keep_c), ops.take(b, keep_o)
+            a, b = a - ops.colmean(a), b - ops.colmean(b)
+            den = math.sqrt(ops.fro2(a.T @ a) * ops.fro2(b.T @ b))
+        else:
+            den = cur.gram_self_fro * old.gram_self_fro
+        num = ops.fro2(a.T @ b)
     else:
+        # Sample space: <K_A, K_B> with centred Grams; never forms a D x D matrix.
+        ka, kb = _gram(ops, cur, keep_c), _gram(ops, old, keep_o)
+        if ops.torch is not None and kb.device != ka.device:
+            kb = kb.to(ka.device)
+        num = ops.inner(ka, kb)
         den = cur.gram_self_fro * old.gram_self_fro
+        if not same:
+            den = math.sqrt(ops.inner(ka, ka) * ops.inner(kb, kb))
     if not den > 0:
         return _NAN
-    if ops.torch is not None and b.device != a.device:
-        b = b.to(a.device)
-    return float(min(max(ops.fro2(a.T @ b) / den, 0.0), 1.0))
+    return float(min(max(num / den, 0.0), 1.0))
 
 
 def _jaccard(cur: np.ndarray | None, old: np.ndarray | None) -> float:
@@ -351,7 +384,8 @@ def layer_metrics(
         local = ops.knn(xv, q, kk)
         valid_idx = np.flatnonzero(rows)
         knn = valid_idx[local]  # indices into the full row range, stable across frames
-    snap = _Snapshot(row_mask=rows, xc=xc, gram_self_fro=self_fro, knn=knn)
+    wide = d > n
+    snap = _Snapshot(rows, None if wide else xc, gram if wide else None, self_fro, knn)
     if state is not None:
         out["cka_prev"] = _cka(ops, snap, state.prev)
         out["cka_ref"] = _cka(ops, snap, state.ref)

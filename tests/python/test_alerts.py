@@ -28,22 +28,22 @@ def _import(name: str):
 
 
 A = _import("sentrycam.alerts")
-Alert, AlertEngine, first_alert = A.Alert, A.AlertEngine, A.first_alert
+Alert, AlertEngine, alert_steps = A.Alert, A.AlertEngine, A.alert_steps
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_flat_noisy_stream_raises_nothing(seed):
     rng = np.random.default_rng(seed)
     vals = 5.0 + 0.1 * rng.standard_normal(300)
-    assert first_alert(vals, direction=-1) == []
-    assert first_alert(vals, direction=+1) == []
+    assert alert_steps(vals, direction=-1) == []
+    assert alert_steps(vals, direction=+1) == []
 
 
 def test_steady_trend_is_not_a_change():
     rng = np.random.default_rng(1)
     t = np.arange(200)
     vals = 10.0 - 0.02 * t + 0.01 * rng.standard_normal(200)  # falling steadily, the bad way
-    assert first_alert(vals, direction=-1) == []
+    assert alert_steps(vals, direction=-1) == []
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -51,39 +51,39 @@ def test_wrong_way_step_change_alerts_promptly(seed):
     rng = np.random.default_rng(seed)
     vals = 5.0 + 0.1 * rng.standard_normal(100)
     vals[60:] -= 2.0  # a drop of 20 sigma of the level noise at index 60
-    steps = first_alert(vals, direction=-1)
+    steps = alert_steps(vals, direction=-1)
     assert steps and 60 <= steps[0] <= 61
-    assert first_alert(vals, direction=+1) == []  # a drop is fine for a metric where up is bad
+    assert alert_steps(vals, direction=+1) == []  # a drop is fine for a metric where up is bad
 
 
 def test_gradual_wrong_way_drift_alerts_through_cusum():
     rng = np.random.default_rng(3)
     vals = 1.0 + 0.01 * rng.standard_normal(150)
     vals[80:] += 0.07 * np.arange(70)  # a few sigma of the increments' noise per step
-    cusum_only = first_alert(vals, direction=+1, z_jump=1e9)  # no single-jump alarm possible
+    cusum_only = alert_steps(vals, direction=+1, z_jump=1e9)  # no single-jump alarm possible
     assert cusum_only and 80 <= cusum_only[0] <= 92
-    assert first_alert(vals, direction=-1) == []
+    assert alert_steps(vals, direction=-1) == []
 
 
 def test_robust_rule_silent_during_warmup():
     vals = [1.0, 1.0, 50.0, -20.0, 1.0, 1.0]
-    assert first_alert(vals, direction=+1) == []
+    assert alert_steps(vals, direction=+1) == []
 
 
 def test_sentrycam_rule_on_constructed_sequence():
     # burn-in of 5, then history with std ~0.5; two wrong-way (up) moves, the last 0.3 > 0.2 x std
     base = [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.5]
     seq = [*base, 1.7, 2.0]
-    assert first_alert(seq, rule="sentrycam", direction=+1) == [12]
+    assert alert_steps(seq, rule="sentrycam", direction=+1) == [12]
     # the same shape with a tiny last move does not fire
-    assert first_alert([*base, 1.7, 1.71], rule="sentrycam", direction=+1) == []
+    assert alert_steps([*base, 1.7, 1.71], rule="sentrycam", direction=+1) == []
     # down is the right way for this metric
-    assert first_alert([*base, 1.3, 1.0], rule="sentrycam", direction=+1) == []
+    assert alert_steps([*base, 1.3, 1.0], rule="sentrycam", direction=+1) == []
 
 
 def test_sentrycam_rule_respects_burn_in():
-    assert first_alert([0.0, 1.0, 2.0, 3.0, 4.0], rule="sentrycam", direction=+1) == []
-    assert first_alert([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], rule="sentrycam", direction=+1)
+    assert alert_steps([0.0, 1.0, 2.0, 3.0, 4.0], rule="sentrycam", direction=+1) == []
+    assert alert_steps([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], rule="sentrycam", direction=+1)
 
 
 def test_one_alert_per_episode_and_rearm():
@@ -126,7 +126,21 @@ def test_scalar_streams_use_name_directions():
         acc = 0.9 + 0.005 * rng.standard_normal() - (0.3 if step >= 40 else 0.0)
         lr = 0.1 * (10.0 if step >= 40 else 1.0)  # unknown direction: never trend-watched
         fired += eng.update(step, None, {"val_acc": acc, "lr": lr})
-    assert [(a.metric, a.step) for a in fired] == [("val_acc", 40)]
+    # scalar jumps are confirmed one update later (the level stayed down)
+    assert [(a.metric, a.step) for a in fired] == [("val_acc", 41)]
+
+
+def test_one_off_scalar_spike_is_not_an_alert_but_a_probe_metric_jump_is():
+    rng = np.random.default_rng(4)
+    eng = AlertEngine()
+    out = []
+    for step in range(60):
+        noise = 0.01 * rng.standard_normal()
+        loss = 0.1 + noise + (2.0 if step == 40 else 0.0)  # one bad batch
+        intra = 1.0 + noise + (2.0 if step >= 40 else 0.0)
+        out += eng.update(step, None, {"loss": loss})
+        out += eng.update(step, "fc", {"intra_var": intra})
+    assert [(a.layer, a.metric, a.step) for a in out] == [("fc", "intra_var", 40)]
 
 
 def test_alert_is_frozen_and_serialisable():
