@@ -28,6 +28,20 @@ STATIC = Path(__file__).parent / "static"
 REDUCERS = ("umap", "pca")
 
 
+# Shown instead of the view when the package was installed without its frontend bundle.
+_MISSING_BUNDLE_ESM = """
+export default { render({ el }) {
+  el.textContent = "sentrycam: the frontend bundle (static/widget.js) is missing, so the view "
+    + "cannot be shown. Capture, metrics, alerts and recording still work. Run npm run build.";
+} };
+"""
+
+
+def _static_or(path: Path, fallback: str) -> Path | str:
+    """``path`` when it exists (anywidget reads it), else inline ``fallback`` source."""
+    return path if path.exists() else fallback
+
+
 class SentrycamWarning(UserWarning):
     """A problem sentrycam worked around without stopping training."""
 
@@ -41,8 +55,8 @@ class Monitor(anywidget.AnyWidget):
     model.
     """
 
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    _esm = _static_or(STATIC / "widget.js", _MISSING_BUNDLE_ESM)
+    _css = _static_or(STATIC / "widget.css", "")
 
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     reducer = traitlets.Unicode("umap").tag(sync=True)
