@@ -78,6 +78,7 @@ class Monitor(anywidget.AnyWidget):
         dtype: str = "float32",
         title: str = "",
         strict: bool = False,
+        metrics: bool = True,
     ) -> None:
         layer_names = [layers] if isinstance(layers, str) else list(layers)
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
@@ -114,7 +115,7 @@ class Monitor(anywidget.AnyWidget):
         self._alert_callbacks: list[Callable[[Any], Any]] = []
         self.alerts: list[Any] = []
         self.problems: list[str] = []
-        self._auditor = _make_auditor()
+        self._auditor = _make_auditor() if metrics else None
         self._stream = FrameStream(
             self._send_frames, max_frames=max_frames, max_bytes=max_bytes, on_trim=self._on_trim
         )
