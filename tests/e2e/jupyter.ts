@@ -5,6 +5,8 @@ import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import test from "node:test";
+import assert from "node:assert/strict";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -175,4 +177,22 @@ export async function rootAttrs(page: Page, nth = 0): Promise<Record<string, str
     const root = document.querySelectorAll(".sentrycam-root")[i] as HTMLElement | undefined;
     return root ? { ...root.dataset } as Record<string, string> : {};
   }, nth);
+}
+
+/** Register before/after hooks that start one JupyterLab and one browser for a test file. */
+export function labSession(): { lab(): Lab; browser(): Browser } {
+  let lab: Lab | undefined;
+  let browser: Browser | undefined;
+  test.before(async () => {
+    lab = await startLab();
+    browser = await launchBrowser();
+  });
+  test.after(async () => {
+    await browser?.close();
+    await lab?.stop();
+  });
+  return {
+    lab: () => lab ?? assert.fail("JupyterLab did not start"),
+    browser: () => browser ?? assert.fail("the browser did not start"),
+  };
 }

@@ -2,8 +2,7 @@
 // default UMAP view updates during training with reduction off the main thread.
 import test from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import { kernelBusy, launchBrowser, openNotebook, rootAttrs, runCell, startLab, waitKernelIdle, writeNotebook, type Lab } from "./jupyter.ts";
+import { kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook , labSession } from "./jupyter.ts";
 
 const SETUP = `
 import time, torch
@@ -35,22 +34,11 @@ for step in range(160):
     time.sleep(0.05)
 print("alerts", len(hits), hits[0].severity if hits else None)`;
 
-let lab: Lab;
-let browser: Browser;
-
-test.before(async () => {
-  lab = await startLab();
-  browser = await launchBrowser();
-});
-
-test.after(async () => {
-  await browser?.close();
-  await lab?.stop();
-});
+const session = labSession();
 
 test("an alert appears in the widget while the training cell is still running", { timeout: 300_000 }, async () => {
-  writeNotebook(lab, "alerts.ipynb", [SETUP, TRAIN]);
-  const { page, problems } = await openNotebook(browser, lab, "alerts.ipynb");
+  writeNotebook(session.lab(), "alerts.ipynb", [SETUP, TRAIN]);
+  const { page, problems } = await openNotebook(session.browser(), session.lab(), "alerts.ipynb");
   await page.evaluate(() => {
     (window as unknown as { __longtasks: number[] }).__longtasks = [];
     new PerformanceObserver((list) => {

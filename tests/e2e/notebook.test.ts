@@ -3,8 +3,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Browser } from "playwright-core";
-import { ROOT, cellOutput, kernelBusy, launchBrowser, openNotebook, rootAttrs, runCell, startLab, waitKernelIdle, writeNotebook, type Lab } from "./jupyter.ts";
+import { ROOT, cellOutput, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook , labSession } from "./jupyter.ts";
 
 const SETUP = `
 import time, torch
@@ -34,22 +33,11 @@ print("trained", len(cam.frames))`;
 const SNAPSHOT = `snap = cam.snapshot("view.png")\nprint(snap.state)`;
 const CHECK = `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`;
 
-let lab: Lab;
-let browser: Browser;
-
-test.before(async () => {
-  lab = await startLab();
-  browser = await launchBrowser();
-});
-
-test.after(async () => {
-  await browser?.close();
-  await lab?.stop();
-});
+const session = labSession();
 
 test("frames stream into the view while the training cell runs; snapshot writes a PNG", { timeout: 300_000 }, async () => {
-  writeNotebook(lab, "live.ipynb", [SETUP, TRAIN, SNAPSHOT, CHECK]);
-  const { page, problems } = await openNotebook(browser, lab, "live.ipynb");
+  writeNotebook(session.lab(), "live.ipynb", [SETUP, TRAIN, SNAPSHOT, CHECK]);
+  const { page, problems } = await openNotebook(session.browser(), session.lab(), "live.ipynb");
   await runCell(page, 0);
   await waitKernelIdle(page);
   await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
@@ -83,7 +71,7 @@ test("frames stream into the view while the training cell runs; snapshot writes 
   await runCell(page, 3);
   await waitKernelIdle(page);
   assert.match(await cellOutput(page, 3), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
-  const png = readFileSync(path.join(lab.dir, "view.png"));
+  const png = readFileSync(path.join(session.lab().dir, "view.png"));
   assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
   assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
   assert.deepEqual(problems.errors, []);
@@ -91,13 +79,13 @@ test("frames stream into the view while the training cell runs; snapshot writes 
 });
 
 test("a view that appears after training shows every frame it missed", { timeout: 300_000 }, async () => {
-  writeNotebook(lab, "late.ipynb", [
+  writeNotebook(session.lab(), "late.ipynb", [
     `import numpy as np, sentrycam\ncam = sentrycam.Monitor(reducer="pca")\nrng = np.random.default_rng(0)\nfor s in range(12):\n    cam.log(s, {"h": rng.normal(size=(200, 16)) + s}, labels=rng.integers(0, 4, 200))\nprint(len(cam.frames))`,
     "cam",
     "cam",
     `cam.send({"type": "frames", "seqs": [999]}, [b"ARROW1" + bytes(200)])  # a corrupt buffer\ncam.log(12, {"h": rng.normal(size=(200, 16))}, labels=rng.integers(0, 4, 200))`,
   ]);
-  const { page, problems } = await openNotebook(browser, lab, "late.ipynb");
+  const { page, problems } = await openNotebook(session.browser(), session.lab(), "late.ipynb");
   await runCell(page, 0);
   await waitKernelIdle(page);
   await runCell(page, 1);

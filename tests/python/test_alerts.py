@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
-import types
 from dataclasses import FrozenInstanceError
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import sentrycam.alerts as A
 
-def _import(name: str):
-    """Import a kernel-side module even if the package's widget bundle is not built yet."""
-    try:
-        return importlib.import_module(name)
-    except Exception:
-        for m in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
-            del sys.modules[m]
-        pkg = types.ModuleType("sentrycam")
-        pkg.__path__ = [str(Path(__file__).resolve().parents[2] / "python" / "sentrycam")]
-        sys.modules["sentrycam"] = pkg
-        return importlib.import_module(name)
-
-
-A = _import("sentrycam.alerts")
 Alert, AlertEngine, alert_steps = A.Alert, A.AlertEngine, A.alert_steps
 
 

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import types
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import sentrycam.audit as audit
+import sentrycam.metrics as metrics
 
-def _import(name: str):
-    """Import a kernel-side module even if the package's widget bundle is not built yet."""
-    try:
-        return importlib.import_module(name)
-    except Exception:
-        for m in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
-            del sys.modules[m]
-        pkg = types.ModuleType("sentrycam")
-        pkg.__path__ = [str(Path(__file__).resolve().parents[2] / "python" / "sentrycam")]
-        sys.modules["sentrycam"] = pkg
-        return importlib.import_module(name)
-
-
-audit = _import("sentrycam.audit")
-alerts = _import("sentrycam.alerts")
-metrics = _import("sentrycam.metrics")
 Auditor = audit.Auditor
 
 RNG = np.random.default_rng(0)

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import sentrycam.metrics as M
 
-def _import(name: str):
-    """Import a kernel-side module even if the package's widget bundle is not built yet."""
-    try:
-        return importlib.import_module(name)
-    except Exception:
-        for m in [m for m in sys.modules if m == "sentrycam" or m.startswith("sentrycam.")]:
-            del sys.modules[m]
-        pkg = types.ModuleType("sentrycam")
-        pkg.__path__ = [str(Path(__file__).resolve().parents[2] / "python" / "sentrycam")]
-        sys.modules["sentrycam"] = pkg
-        return importlib.import_module(name)
-
-
-M = _import("sentrycam.metrics")
 layer_metrics, LayerState = M.layer_metrics, M.LayerState
 
 RNG = np.random.default_rng(0)
