@@ -62,7 +62,9 @@ export function createHandler(): (msg: WorkerRequest, reply: (r: WorkerReply) =>
   const state = createWorkerState();
   return (msg, reply) => {
     const out = handleMessage(state, msg, reply);
-    if (out) reply(out);
+    // The reducer keeps `xy` as the next frame's warm start: the reply owns a copy, which the
+    // worker may transfer (a transferred original would be detached and read as "no position").
+    if (out) reply(out.type === "result" ? { ...out, xy: out.xy.slice() } : out);
   };
 }
 

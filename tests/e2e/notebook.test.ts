@@ -17,7 +17,7 @@ X = torch.tensor(d.data, dtype=torch.float32) / 16.0
 y = torch.tensor(d.target)
 model = nn.Sequential(OrderedDict(fc1=nn.Linear(64, 64), act1=nn.ReLU(), fc2=nn.Linear(64, 32), act2=nn.ReLU(), out=nn.Linear(32, 10)))
 PROBE = 300
-cam = sentrycam.Monitor(model, layers=["act1", "act2"], probe=(X[:PROBE], y[:PROBE]), every=5, reducer="pca")
+cam = sentrycam.Monitor(model, layers=["act1", "act2"], probe=(X[:PROBE], y[:PROBE]), every=5)
 cam`;
 
 const TRAIN = `
@@ -62,6 +62,10 @@ test("frames stream into the view while the training cell runs; snapshot writes 
   assert.equal(attrs.points, "300");
   assert.equal(attrs.layer, "act1");
   assert.equal(attrs.errors, "0");
+  // Every warm UMAP frame started from the previous one (no point lost its position).
+  const status = await page.locator(".sentrycam-status").first().innerText();
+  assert.match(status, /UMAP warm/);
+  assert.doesNotMatch(status, /without a previous position/);
   mkdirSync(path.join(ROOT, "docs"), { recursive: true });
   await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "screenshot.png") });
 

@@ -48,3 +48,20 @@ test("createHandler delivers progress then result through one callback", () => {
   assert.equal(replies[replies.length - 1].type, "result");
   assert.ok(replies.some((r) => r.type === "progress"));
 });
+
+test("a transferred result leaves the warm state intact (the next frame starts from it)", () => {
+  const handle = createHandler();
+  const replies: WorkerReply[] = [];
+  const send = (i: number) =>
+    handle({ type: "reduce", id: i, layer: "h", method: "umap", x: x.slice(), n: 300, d: 10, seq: i }, (r) => {
+      if (r.type !== "result") return;
+      // What postMessage with a transfer list does: the sender's buffer is detached.
+      replies.push(structuredClone(r, { transfer: [r.xy.buffer as ArrayBuffer] }));
+    });
+  send(1);
+  send(2);
+  const second = replies[1];
+  assert.ok(second.type === "result" && !second.cold);
+  assert.deepEqual(second.notes, [], `unexpected notes: ${second.type === "result" ? second.notes.join("; ") : ""}`);
+  assert.ok(second.type === "result" && second.xy.every(Number.isFinite));
+});
