@@ -46,6 +46,18 @@ export class FrameStore {
     this.emit({ kind: "error", message });
   }
 
+  /** Inclusive [first, last] runs of the seqs received: what a late view tells the kernel it has. */
+  haveRanges(): [number, number][] {
+    const seqs = [...this.seen].sort((a, b) => a - b);
+    const out: [number, number][] = [];
+    for (const s of seqs) {
+      const last = out[out.length - 1];
+      if (last !== undefined && s === last[1] + 1) last[1] = s;
+      else out.push([s, s]);
+    }
+    return out;
+  }
+
   layers(): string[] {
     return [...this.byLayer.keys()];
   }

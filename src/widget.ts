@@ -14,7 +14,8 @@ const render: Render = ({ model, el, signal }) => {
   const state = modelState(model);
   const view = new MonitorView(model, state, el, signal);
   const id = `${Date.now().toString(36)}-${++viewCounter}`;
-  model.send({ type: "hello", view: id, have: state.store.maxSeq });
+  // Ranges, not just the last seq: frames sent while the bundle was still loading are refilled.
+  model.send({ type: "hello", view: id, have: state.store.haveRanges() });
   signal.addEventListener("abort", () => model.send({ type: "bye", view: id }));
   void view;
 };

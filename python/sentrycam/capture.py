@@ -23,11 +23,14 @@ class Probe:
                 f"per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
             )
         self.x = x
+        self._device: Any = None
         self.labels: np.ndarray | None = as_int_vector(y, "probe labels", self.n)
 
     def to(self, device: Any) -> None:
-        """Move the probe inputs to ``device`` once, so each capture pays no copy."""
-        self.x = _move(self.x, device)
+        """Keep the probe inputs on ``device``: moved when the device changes, not per capture."""
+        if device != self._device:
+            self.x = _move(self.x, device)
+            self._device = device
 
 
 def _split_probe(probe: Any) -> tuple[Any, Any]:
@@ -76,6 +79,15 @@ def _move(x: Any, device: Any) -> Any:
     if isinstance(x, tuple | list):
         return type(x)(_move(v, device) for v in x)
     return x
+
+
+def device_of(model: Any) -> Any:
+    """The device of the model's first parameter (or buffer); ``"cpu"`` for a model without any."""
+    for param in model.parameters():
+        return param.device
+    for buf in model.buffers():
+        return buf.device
+    return "cpu"
 
 
 def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:

@@ -113,6 +113,9 @@ def _to_numpy(values: Any, name: str) -> np.ndarray:
         t = detach()
         if getattr(t, "dtype", None) is not None and "bfloat16" in str(t.dtype):
             t = t.float()
+        for resolve in ("resolve_conj", "resolve_neg"):  # lazily conjugated/negated views
+            if hasattr(t, resolve):
+                t = getattr(t, resolve)()
         return t.cpu().numpy()
     try:
         return np.asarray(values)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
@@ -17,7 +17,7 @@ import numpy as np
 import traitlets
 
 from . import notices
-from .capture import LayerHooks, Probe, first_tensor, resolve_layers
+from .capture import LayerHooks, Probe, device_of, first_tensor, resolve_layers
 from .frames import Frame, as_int_vector, as_matrix, count_nonfinite, decode_frame, encode_frame
 from .html import write_html
 from .record import Recorder
@@ -26,6 +26,7 @@ from .stream import FrameStream
 
 STATIC = Path(__file__).parent / "static"
 REDUCERS = ("umap", "pca")
+PROBLEM_REPEATS = 3  # a recurring problem is told this many times, then every 100th
 
 
 # Shown instead of the view when the package was installed without its frontend bundle.
@@ -100,7 +101,7 @@ class Monitor(anywidget.AnyWidget):
                     "and y integer labels (or probe=x)"
                 )
             self._probe = Probe(probe, needs_model_input=True)
-            self._probe.to(_device_of(model))
+            self._probe.to(device_of(model))
         elif probe is not None:
             self._probe = Probe(probe, needs_model_input=False)
         super().__init__(
@@ -108,13 +109,15 @@ class Monitor(anywidget.AnyWidget):
         )
         self._dtype = dtype
         self._strict = strict
-        self._seq = itertools.count()
+        self._next_seq = 0  # taken only by frames that were encoded: no gaps for views to miss
         self._displayed = False
         self._views: set[str] = set()
+        self._views_closed = False  # True once every view that said hello has said bye
         self._snapshots: dict[int, Snapshot] = {}
         self._alert_callbacks: list[Callable[[Any], Any]] = []
         self.alerts: list[Any] = []
         self.problems: list[str] = []
+        self._problem_counts: dict[str, int] = {}
         self._auditor = _make_auditor() if metrics else None
         self._stream = FrameStream(
             self._send_frames, max_frames=max_frames, max_bytes=max_bytes, on_trim=self._on_trim
@@ -145,8 +148,10 @@ class Monitor(anywidget.AnyWidget):
                 "without a model use cam.log(step, {name: array})"
             )
         if int(step) % self.every != 0:
+            self._stream.flush_due()  # frames batched during a burst leave within ~20 ms
             return []
         try:
+            self._probe.to(device_of(self._model))  # the model may have moved since
             outputs, model_output = self._hooks.run(self._model, self._probe)
         except Exception as exc:
             self._problem(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
@@ -199,6 +204,11 @@ class Monitor(anywidget.AnyWidget):
             )
             self._problem(f"snapshot {snap.path}: {snap.error}")
             return snap
+        if self._views_closed:
+            snap.state = "failed"
+            snap.error = "every view of this monitor was closed; display it again first"
+            self._problem(f"snapshot {snap.path}: {snap.error}")
+            return snap
         self._snapshots[snap.id] = snap
         self.send({"type": "snapshot", "id": snap.id, "format": snap.format})
         return snap
@@ -240,6 +250,7 @@ class Monitor(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._displayed = True
+        self._views_closed = False  # a new view is on its way
         return super()._repr_mimebundle_(**kwargs)
 
     # ---- capture → frames -------------------------------------------------------------------
@@ -285,7 +296,7 @@ class Monitor(anywidget.AnyWidget):
     ) -> tuple[Frame, list[Any]] | None:
         try:
             x = as_matrix(values, layer)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # bad input must not stop training
             self._problem(f"step {step}: {exc}; this layer's frame was not sent", exc)
             return None
         n = x.shape[0]
@@ -295,10 +306,16 @@ class Monitor(anywidget.AnyWidget):
         if id_vec is None:
             id_vec = np.arange(n, dtype=np.int32)
         nonfinite = count_nonfinite(x)
+        hint = ""
+        if self._dtype == "float16":  # values beyond ±65504 become ±Inf on the wire
+            wire = count_nonfinite(x.astype(np.float16))
+            if wire > nonfinite:
+                hint = " (beyond float16's range of ±65504: use dtype='float32')"
+            nonfinite = wire
         if nonfinite:
             self._problem(
                 f"step {step}, layer {layer!r}: {nonfinite} non-finite activation value(s) "
-                "(NaN/Inf); the frame is sent and those points are flagged in the view"
+                f"(NaN/Inf){hint}; the frame is sent and those points are flagged in the view"
             )
         metrics: dict[str, float] = {}
         alerts: list[Any] = []
@@ -306,7 +323,7 @@ class Monitor(anywidget.AnyWidget):
             metrics, alerts = self._audit(step, layer, values, x, label_vec, pred_vec)
         try:
             data = encode_frame(
-                seq=next(self._seq),
+                seq=self._next_seq,
                 step=step,
                 layer=layer,
                 x=x,
@@ -319,6 +336,7 @@ class Monitor(anywidget.AnyWidget):
                 dtype=self._dtype,
             )
             frame = decode_frame(data)
+            self._next_seq += 1
         except Exception as exc:
             self._problem(f"step {step}, layer {layer!r}: encoding the frame failed: {exc}", exc)
             return None
@@ -328,7 +346,7 @@ class Monitor(anywidget.AnyWidget):
     def _int_vector(self, values: Any, name: str, n: int, step: int, layer: str) -> Any:
         try:
             return as_int_vector(values, name, n)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # bad input must not stop training
             self._problem(f"step {step}, layer {layer!r}: {exc}; sent without {name}", exc)
             return None
 
@@ -337,7 +355,7 @@ class Monitor(anywidget.AnyWidget):
         for key, value in scalars.items():
             try:
                 clean[key] = float(value.item() if hasattr(value, "item") else value)
-            except (TypeError, ValueError) as exc:
+            except Exception as exc:  # bad input must not stop training
                 self._problem(f"step {step}: scalar {key}={value!r} is not a number ({exc})")
         return clean
 
@@ -382,12 +400,15 @@ class Monitor(anywidget.AnyWidget):
         kind = content.get("type")
         if kind == "hello":
             self._views.add(str(content.get("view", "")))
+            self._views_closed = False
             self._displayed = True
-            self._stream.replay(int(content.get("have", -1)))
+            have = content.get("have", -1)
+            self._stream.replay(have if isinstance(have, list) else int(have))
             if self.alerts:
                 self.send({"type": "alerts", "alerts": [_alert_dict(a) for a in self.alerts]})
         elif kind == "bye":
             self._views.discard(str(content.get("view", "")))
+            self._views_closed = not self._views
         elif kind == "snapshot":
             self._receive_snapshot(content, buffers)
 
@@ -417,6 +438,14 @@ class Monitor(anywidget.AnyWidget):
         """Tell the user in plain words, keep a record, and keep training going (unless strict)."""
         if self._strict and exc is not None:
             raise exc
+        # A problem that recurs every capture (NaN after divergence, say) is told the first few
+        # times and then every 100th, with a count: no flood of warnings or messages.
+        kind = re.sub(r"\d+", "#", message)
+        seen = self._problem_counts[kind] = self._problem_counts.get(kind, 0) + 1
+        if seen > PROBLEM_REPEATS and seen % 100:
+            return
+        if seen > PROBLEM_REPEATS:
+            message = f"{message} (seen {seen} times)"
         self.problems.append(message)
         warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=3)
         with contextlib.suppress(Exception):  # no comm (closed widget): the warning was given
@@ -462,14 +491,6 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
 
 def _is_torch(value: Any) -> bool:
     return hasattr(value, "detach") and hasattr(value, "dim")
-
-
-def _device_of(model: Any) -> Any:
-    for param in model.parameters():
-        return param.device
-    for buf in model.buffers():
-        return buf.device
-    return "cpu"
 
 
 def _predictions(output: Any, n: int) -> Any:

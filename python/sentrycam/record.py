@@ -8,6 +8,7 @@ reads one frame; :func:`read_recording` reads them all.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +38,12 @@ class Recorder:
             self._file.close()
 
 
-def iter_recording(path: str | os.PathLike[str]) -> Iterator[Frame]:
-    """Yield every frame of a recording in order; a corrupt or truncated one raises ValueError."""
+def iter_recording(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Frame]:
+    """Yield every frame of a recording in order.
+
+    A corrupt or truncated frame (a crash mid-write) ends the reading with a warning, keeping every
+    frame before it; ``strict=True`` raises ``ValueError`` instead.
+    """
     data = Path(path).read_bytes()
     reader = pa.BufferReader(data)
     while reader.tell() < len(data):
@@ -46,12 +51,14 @@ def iter_recording(path: str | os.PathLike[str]) -> Iterator[Frame]:
         try:
             table = pa.ipc.open_stream(reader).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
-            raise ValueError(
-                f"{path}: the frame starting at byte {start} is corrupt or truncated ({exc})"
-            ) from exc
+            message = f"{path}: the frame starting at byte {start} is corrupt or truncated ({exc})"
+            if strict:
+                raise ValueError(message) from exc
+            warnings.warn(f"sentrycam: {message}; read the frames before it", stacklevel=2)
+            return
         yield _frame_from_table(table, data[start : reader.tell()])
 
 
-def read_recording(path: str | os.PathLike[str]) -> list[Frame]:
-    """All frames of a recording written by ``Monitor(record=...)``."""
-    return list(iter_recording(path))
+def read_recording(path: str | os.PathLike[str], *, strict: bool = False) -> list[Frame]:
+    """All frames of a recording written by ``Monitor(record=...)`` (see :func:`iter_recording`)."""
+    return list(iter_recording(path, strict=strict))

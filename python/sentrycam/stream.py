@@ -53,6 +53,10 @@ class FrameStream:
             if send:
                 self._pending.append(frame)
         self._trim()
+        self.flush_due()
+
+    def flush_due(self) -> None:
+        """Send what is pending if the pacing interval has passed (one clock read otherwise)."""
         if self._pending and time.monotonic() - self._last_send >= MIN_SEND_INTERVAL_S:
             self.flush()
 
@@ -65,10 +69,17 @@ class FrameStream:
         self._last_send = time.monotonic()
         self.sent_frames += len(pending)
 
-    def replay(self, have: int) -> int:
-        """Re-send every kept frame with ``seq > have``; return how many were sent."""
+    def replay(self, have: int | list[list[int]]) -> int:
+        """Re-send every kept frame the view lacks; return how many were sent.
+
+        ``have`` is the view's inclusive ``[first, last]`` seq ranges (or, simpler, its last seq:
+        everything after it is sent).
+        """
         self.flush()
-        frames = [f for f in self.history if f.seq > have]
+        if isinstance(have, int):
+            have = [[0, have]] if have >= 0 else []
+        ranges = [(int(a), int(b)) for a, b in have]
+        frames = [f for f in self.history if not any(a <= f.seq <= b for a, b in ranges)]
         self._send_chunked(frames, replay=True)
         return len(frames)
 

@@ -19,6 +19,6 @@ export type KernelMessage =
 
 /** Browser → kernel. */
 export type ViewMessage =
-  | { type: "hello"; view: string; have: number }
+  | { type: "hello"; view: string; have: [number, number][] }
   | { type: "bye"; view: string }
   | { type: "snapshot"; id: number; ok: boolean; format?: string; error?: string };

@@ -4,7 +4,7 @@ import { ReductionClient, type Reduced } from "../../src/reduction.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 
 interface Report {
-  results: { seq: number; cold: boolean; ms: number; wallMs: number; finite: number }[];
+  results: { seq: number; cold: boolean; ms: number; wallMs: number; finite: number; notes: string[] }[];
   longTasks: number[];
   inWorker: boolean;
   error: string | null;
@@ -63,7 +63,7 @@ window.runReduction = (n, d, count) =>
       result(r: Reduced) {
         let finite = 0;
         for (let i = 0; i < r.xy.length; i++) if (Number.isFinite(r.xy[i])) finite++;
-        report.results.push({ seq: r.seq, cold: r.cold, ms: r.ms, wallMs: performance.now() - t0, finite: finite / 2 });
+        report.results.push({ seq: r.seq, cold: r.cold, ms: r.ms, wallMs: performance.now() - t0, finite: finite / 2, notes: r.notes });
         next();
       },
       progress() {},

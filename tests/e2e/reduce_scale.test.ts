@@ -47,7 +47,10 @@ test("N=50,000 x D=256: warm frames within 10 s, reduction off the main thread",
     assert.equal(report.results.length, 3);
     assert.ok(report.results[0].cold && !report.results[1].cold && !report.results[2].cold);
     for (const r of report.results) assert.equal(r.finite, 50_000);
-    for (const r of report.results.slice(1)) assert.ok(r.ms <= 10_000, `warm frame took ${r.ms.toFixed(0)} ms`);
+    for (const r of report.results.slice(1)) {
+      assert.ok(r.ms <= 10_000, `warm frame took ${r.ms.toFixed(0)} ms`);
+      assert.ok(!r.notes.some((n) => /without a previous position/.test(n)), `warm frame lost its start: ${r.notes.join("; ")}`);
+    }
     // Frame generation happens before the observer starts; during reduction only message handling
     // (a copy of the frame for transfer) touches the main thread.
     assert.ok(report.longTasks.every((t) => t < 100), `main-thread long tasks: ${report.longTasks.join(", ")}`);

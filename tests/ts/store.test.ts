@@ -28,6 +28,9 @@ test("the store de-duplicates replays and keeps each layer in seq order", () => 
   assert.equal(store.received, 4);
   assert.equal(store.maxSeq, 3);
   assert.deepEqual(events, [0, 2, 1, 3]);
+  store.add(frame(7));
+  store.add(frame(8));
+  assert.deepEqual(store.haveRanges(), [[0, 3], [7, 8]]);
 });
 
 test("the store is bounded per layer and in bytes, keeping each layer's latest", () => {
