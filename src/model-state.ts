@@ -43,6 +43,11 @@ export function modelState(model: AnyModel, signal?: AbortSignal): ModelState {
 export function handleMessage(state: ModelState, msg: KernelMessage, buffers: DataView[]): void {
   switch (msg.type) {
     case "frames":
+      if (buffers.length !== msg.seqs.length) {
+        state.store.reportError(
+          `${msg.seqs.length} frame(s) arrived with ${buffers.length} binary buffer(s): this host dropped the frames' data`,
+        );
+      }
       buffers.forEach((buf, i) => {
         try {
           state.store.add(decodeFrame(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)));

@@ -26,16 +26,35 @@ export interface ReductionEvents {
 type Port = { post(msg: WorkerRequest, transfer: Transferable[]): void; close(): void };
 
 export class ReductionClient {
-  private readonly port: Port;
+  private port: Port;
   private nextId = 1;
   private readonly busy = new Map<string, number>(); // layer -> request id in flight
+  private readonly inFlight = new Map<number, { frame: Frame; method: ReduceMethod }>();
   private readonly waiting = new Map<string, { frame: Frame; method: ReduceMethod }>();
-  readonly inWorker: boolean;
+  inWorker: boolean;
 
   constructor(private readonly events: ReductionEvents) {
-    const [port, inWorker] = startWorker((reply) => this.onReply(reply));
+    const [port, inWorker] = startWorker(
+      (reply) => this.onReply(reply),
+      (message) => this.workerFailed(message),
+    );
     this.port = port;
     this.inWorker = inWorker;
+  }
+
+  /** The worker could not start or crashed: carry on on the main thread, re-sending what was lost. */
+  private workerFailed(message: string): void {
+    if (!this.inWorker) return;
+    this.port.close();
+    this.port = mainThreadPort((reply) => this.onReply(reply));
+    this.inWorker = false;
+    const lost = [...this.inFlight.values()];
+    this.inFlight.clear();
+    this.busy.clear();
+    for (const { frame } of lost) {
+      this.events.error(frame.layer, frame.seq, `the reduction worker failed (${message}); reducing on the main thread`);
+    }
+    for (const { frame, method } of lost) this.request(frame, method);
   }
 
   /** Ask for `frame` reduced with `method`; if the layer is busy it waits, replacing any older wait. */
@@ -59,6 +78,7 @@ export class ReductionClient {
   private send(frame: Frame, method: ReduceMethod): void {
     const id = this.nextId++;
     this.busy.set(frame.layer, id);
+    this.inFlight.set(id, { frame, method });
     // Copy: the frame's values view the comm buffer the store keeps; the copy is transferred.
     const x = frame.x.slice();
     this.port.post(
@@ -72,6 +92,7 @@ export class ReductionClient {
       this.events.progress(reply.layer, reply.fraction, reply.stage);
       return;
     }
+    this.inFlight.delete(reply.id);
     if (this.busy.get(reply.layer) === reply.id) this.busy.delete(reply.layer);
     if (reply.type === "result") {
       this.events.result({
@@ -95,12 +116,18 @@ export class ReductionClient {
   }
 }
 
-function startWorker(onReply: (reply: WorkerReply) => void): [Port, boolean] {
+function startWorker(onReply: (reply: WorkerReply) => void, onFailure: (message: string) => void): [Port, boolean] {
   try {
     const url = URL.createObjectURL(new Blob([workerSource], { type: "text/javascript" }));
     const worker = new Worker(url);
-    URL.revokeObjectURL(url);
     worker.onmessage = (ev: MessageEvent<WorkerReply>) => onReply(ev.data);
+    // Loading can fail later (a host's content policy) and a worker can crash (out of memory).
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      onFailure(ev.message || "worker error");
+    };
+    worker.onmessageerror = () => onFailure("a message could not be read");
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
     return [
       {
         post: (msg, transfer) => worker.postMessage(msg, transfer),

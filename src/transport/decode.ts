@@ -46,8 +46,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   }
   const d = (xData.type as { listSize: number }).listSize;
   const child = xData.children[0];
-  const offset = (xData.offset + child.offset) * d;
-  const x = floatValues(child.values as Float32Array | Uint16Array, child.type.typeId, offset, n * d);
+  // arrow-js slices `values` by the data's offset already; only bitmaps need the offset.
+  const x = floatValues(child.values as Float32Array | Uint16Array, child.type.typeId, 0, n * d);
   return {
     seq: meta.seq,
     step: meta.step,
@@ -124,7 +124,7 @@ function intColumn(data: ColumnData | undefined, n: number, name: string): Int32
   if (data === undefined) return null;
   if (data.nullCount === data.length) return null;
   if (!(data.values instanceof Int32Array)) throw new FrameDecodeError(`column '${name}' must be int32`);
-  const values = data.values.subarray(data.offset, data.offset + n);
+  const values = data.values.subarray(0, n);
   if (data.nullCount === 0 || data.nullBitmap === undefined) return values;
   const out = new Int32Array(n);
   const bits = data.nullBitmap;

@@ -22,6 +22,7 @@ export class MetricCharts {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = 0;
   private pending: (() => object[][]) | null = null;
+  private disposed = false;
 
   constructor(parent: HTMLElement) {
     this.el = document.createElement("div");
@@ -40,7 +41,13 @@ export class MetricCharts {
     this.timer = null;
     const make = this.pending;
     this.pending = null;
-    if (make === null || !this.el.isConnected) return;
+    if (make === null) return;
+    if (!this.el.isConnected) {
+      // A notebook may detach off-screen outputs: keep the update and try again later.
+      this.pending = make;
+      if (!this.disposed) this.timer = setTimeout(() => this.flush(), 1000);
+      return;
+    }
     this.last = performance.now();
     const [data, [layout]] = make();
     void Plotly.react(this.el, data, layout, { displaylogo: false, responsive: true, displayModeBar: false });
@@ -103,6 +110,7 @@ export class MetricCharts {
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     Plotly.purge(this.el);
     this.el.remove();

@@ -29,7 +29,14 @@ export class MonitorView {
   private pinned: Frame | null = null;
   private shown: { frame: Frame; result: Reduced } | null = null;
   private progress = "";
-  private drawing: Promise<void> = Promise.resolve();
+  /** The one draw waiting while another runs: newer results replace it (latest wins). */
+  private nextDraw: { frame: Frame; result: Reduced } | null = null;
+  private drawing = false;
+  /** The frame handed to the plot last (data-step reports it, not a result still queued). */
+  private onScreen: Frame | null = null;
+  private disposed = false;
+  private latestRequested = false;
+  private readonly problems: HTMLUListElement;
 
   constructor(
     private readonly model: AnyModel,
@@ -55,6 +62,9 @@ export class MonitorView {
     this.status = div(this.root, "sentrycam-status");
     this.errorBar = div(this.root, "sentrycam-error");
     const notices = div(this.root, "sentrycam-notices");
+    this.problems = document.createElement("ul");
+    this.problems.className = "sentrycam-problems";
+    this.root.insertBefore(this.problems, notices);
     const body = div(this.root, "sentrycam-body");
     this.scatter = new ScatterView(div(body, "sentrycam-main"));
     const side = div(body, "sentrycam-side");
@@ -81,11 +91,15 @@ export class MonitorView {
       this.updateAttributes();
     };
     state.alertListeners.add(onAlerts);
+    const onNotice = () => this.showProblems();
+    state.noticeListeners.add(onNotice);
     signal.addEventListener("abort", () => {
       unsubscribe();
       model.off("change:reducer", onReducer);
       state.snapshotHandlers.delete(onSnapshot);
       state.alertListeners.delete(onAlerts);
+      state.noticeListeners.delete(onNotice);
+      this.disposed = true;
       this.charts.dispose();
       this.alertList.dispose();
       this.client.close();
@@ -93,6 +107,7 @@ export class MonitorView {
       this.root.remove();
     });
     for (const e of state.store.errors) this.showError(e);
+    this.showProblems();
     this.alertList.render(state.alerts, []);
     this.pickInitialLayer();
     this.updateAttributes();
@@ -122,13 +137,25 @@ export class MonitorView {
   private onFrame(frame: Frame): void {
     if (this.layer === "") this.layer = frame.layer;
     this.toolbar.setLayers(this.layerNames(), this.layer);
-    if (frame.layer === this.layer && this.follow) {
-      this.client.request(frame, this.method);
-    }
+    if (frame.layer === this.layer && this.follow) this.requestLatestSoon();
     this.updateTimeline();
     this.updateAttributes();
     this.updateStatus();
     if (frame.layer === this.layer) this.updateCharts();
+  }
+
+  /**
+   * Ask for the layer's latest frame once the current message is processed: a replay of many
+   * frames then reduces only the newest (warm from whatever came before), not each in turn.
+   */
+  private requestLatestSoon(): void {
+    if (this.latestRequested) return;
+    this.latestRequested = true;
+    queueMicrotask(() => {
+      this.latestRequested = false;
+      const latest = this.state.store.latest(this.layer);
+      if (latest !== undefined && this.follow && !this.disposed) this.client.request(latest, this.method);
+    });
   }
 
   private updateCharts(): void {
@@ -151,17 +178,31 @@ export class MonitorView {
 
   private draw(frame: Frame, result: Reduced): void {
     this.shown = { frame, result };
-    const title = `${frame.layer} · step ${frame.step}`;
-    this.drawing = this.drawing
-      .then(() => this.scatter.show(frame, result.xy, this.colorBy, title))
-      .catch((err: unknown) => this.showError(`drawing failed: ${(err as Error).message}`))
-      .then(() => {
-        this.updateAttributes();
-        this.updateTimeline();
-        this.updateCharts();
-      });
-    this.updateAttributes();
+    this.nextDraw = { frame, result };
+    if (this.drawing) this.scatter.interrupt(); // newer positions: glide there from here
+    else void this.pumpDraws();
     this.updateStatus();
+  }
+
+  /** Draw what is waiting, one at a time; a result that arrives meanwhile replaces the wait. */
+  private async pumpDraws(): Promise<void> {
+    this.drawing = true;
+    while (this.nextDraw !== null && !this.disposed) {
+      const { frame, result } = this.nextDraw;
+      this.nextDraw = null;
+      const title = `${frame.layer} · step ${frame.step}`;
+      const shown = this.scatter.show(frame, result.xy, this.colorBy, title, result.method);
+      this.onScreen = frame;
+      this.updateAttributes(); // data-step: the frame now on screen (gliding into place)
+      try {
+        await shown;
+      } catch (err) {
+        this.showError(`drawing failed: ${(err as Error).message}`);
+      }
+      this.updateTimeline();
+      this.updateCharts();
+    }
+    this.drawing = false;
   }
 
   private redraw(): void {
@@ -262,13 +303,25 @@ export class MonitorView {
   private updateAttributes(): void {
     const r = this.root;
     r.dataset.frames = String(this.state.store.received);
-    r.dataset.step = this.shown ? String(this.shown.frame.step) : "";
+    r.dataset.step = this.onScreen ? String(this.onScreen.step) : "";
     r.dataset.points = String(this.scatter.points);
     r.dataset.layer = this.layer;
     r.dataset.alerts = String(this.state.alerts.length);
     r.dataset.reducer = this.method;
     r.dataset.errors = String(this.state.store.errors.length);
     r.dataset.worker = this.client.inWorker ? "1" : "0";
+  }
+
+  /** The kernel's latest problems (each also a SentrycamWarning in the notebook). */
+  private showProblems(): void {
+    const recent = this.state.notices.slice(-3);
+    this.problems.replaceChildren(
+      ...recent.map((text) => {
+        const li = document.createElement("li");
+        li.textContent = `⚠ ${text}`;
+        return li;
+      }),
+    );
   }
 
   private showError(message: string): void {
@@ -281,7 +334,6 @@ export class MonitorView {
 
   private async answerSnapshot(id: number, format: "png" | "svg"): Promise<void> {
     try {
-      await this.drawing;
       const url = await this.scatter.image(format);
       const bytes = format === "svg" ? new TextEncoder().encode(decodeURIComponent(url.slice(url.indexOf(",") + 1))) : base64Bytes(url.slice(url.indexOf(",") + 1));
       this.model.send({ type: "snapshot", id, ok: true, format }, undefined, [bytes.buffer as ArrayBuffer]);

@@ -8,8 +8,13 @@ const GLIDE_MS = 450;
 /** The 2-D point cloud of one frame: one scattergl trace, plus a marker trace for non-finite rows. */
 export class ScatterView {
   readonly el: HTMLDivElement;
-  private shown: { frame: Frame; xy: Float32Array } | null = null;
+  /** The frame shown (or being glided to), its target positions and the reducer that made them. */
+  private shown: { frame: Frame; xy: Float32Array; method: string } | null = null;
+  /** Positions on screen now: the target, or where a running glide has got to. */
+  private onScreen: Float32Array | null = null;
+  private glideToken = 0;
   private animation = 0;
+  private disposed = false;
   private ready: Promise<unknown> = Promise.resolve();
 
   constructor(parent: HTMLElement) {
@@ -23,41 +28,64 @@ export class ScatterView {
     return this.shown?.frame.n ?? 0;
   }
 
-  /** Show `frame` at positions `xy` (interleaved, NaN for excluded rows), gliding when possible. */
-  async show(frame: Frame, xy: Float32Array, colorBy: ColorBy, title: string): Promise<void> {
-    const previous = this.shown;
-    this.shown = { frame, xy };
+  /**
+   * Show `frame` at positions `xy` (interleaved, NaN for excluded rows). Points glide from where
+   * they are on screen when the layer, point count and reducer are unchanged; a newer call
+   * interrupts a running glide and continues from the interpolated positions.
+   */
+  async show(frame: Frame, xy: Float32Array, colorBy: ColorBy, title: string, method: string): Promise<void> {
+    if (this.disposed) return;
+    const token = ++this.glideToken;
     cancelAnimationFrame(this.animation);
-    const glide = previous !== null && previous.xy.length === xy.length && previous.frame.layer === frame.layer;
-    const range = bounds(...(glide ? [previous.xy, xy] : [xy]));
-    const start = glide ? previous.xy : xy;
+    const previous = this.shown;
+    const from = this.onScreen;
+    const glide =
+      previous !== null && from !== null && from.length === xy.length &&
+      previous.frame.layer === frame.layer && previous.method === method && !sameValues(from, xy);
+    this.shown = { frame, xy, method };
+    const start = glide ? from : xy;
+    const range = bounds(...(glide ? [from, xy] : [xy]));
     await this.ready;
-    this.ready = Plotly.react(this.el, this.traces(frame, start, colorBy), this.layout(range, title), {
+    if (this.disposed || token !== this.glideToken) return;
+    this.ready = Plotly.react(this.el, this.traces(frame, start, xy, colorBy), this.layout(range, title), {
       displaylogo: false,
       responsive: true,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"],
     });
     await this.ready;
-    if (glide) await this.glide(previous.xy, xy);
+    this.onScreen = start;
+    if (glide && !this.disposed && token === this.glideToken) await this.glide(start, xy, token);
+    else if (token === this.glideToken) this.onScreen = xy;
   }
 
-  private glide(from: Float32Array, to: Float32Array): Promise<void> {
+  /** Stop a running glide where it is (the next `show` continues from there). */
+  interrupt(): void {
+    this.glideToken++;
+  }
+
+  private glide(from: Float32Array, to: Float32Array, token: number): Promise<void> {
+    // rAF stops in hidden tabs: a timer keeps the glide (and whatever waits for it) moving.
+    const schedule = (f: () => void) => (document.hidden ? (setTimeout(f, 50), 0) : requestAnimationFrame(f));
     return new Promise((resolve) => {
       const t0 = performance.now();
       const tick = () => {
-        const t = (performance.now() - t0) / GLIDE_MS;
+        if (this.disposed || token !== this.glideToken) return resolve();
+        const t = Math.min(1, (performance.now() - t0) / GLIDE_MS);
         const [xs, ys] = interpolate(from, to, t);
         // Each restyle may take a while under software WebGL: time, not frame count, drives t.
         void Plotly.restyle(this.el, { x: [xs], y: [ys] }, [0]).then(() => {
-          if (t < 1 && this.shown?.xy === to) this.animation = requestAnimationFrame(tick);
+          if (token !== this.glideToken) return resolve();
+          this.onScreen = t >= 1 ? to : interleave(xs, ys);
+          if (t < 1 && !this.disposed) this.animation = schedule(tick);
           else resolve();
         });
       };
-      this.animation = requestAnimationFrame(tick);
+      this.animation = schedule(tick);
     });
   }
 
-  private traces(frame: Frame, xy: Float32Array, colorBy: ColorBy): object[] {
+  /** Traces drawn at `xy` (a glide's start); the non-finite list comes from the target. */
+  private traces(frame: Frame, xy: Float32Array, target: Float32Array, colorBy: ColorBy): object[] {
     const n = frame.n;
     const xs = new Float64Array(n);
     const ys = new Float64Array(n);
@@ -65,7 +93,7 @@ export class ScatterView {
     for (let i = 0; i < n; i++) {
       xs[i] = xy[2 * i];
       ys[i] = xy[2 * i + 1];
-      if (!Number.isFinite(xs[i]) || !Number.isFinite(ys[i])) bad.push(i);
+      if (!Number.isFinite(target[2 * i]) || !Number.isFinite(target[2 * i + 1])) bad.push(i);
     }
     const custom = new Array<[number, string, string]>(n);
     for (let i = 0; i < n; i++) {
@@ -129,10 +157,27 @@ export class ScatterView {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.glideToken++;
     cancelAnimationFrame(this.animation);
     Plotly.purge(this.el);
     this.el.remove();
   }
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
+
+function interleave(xs: Float64Array, ys: Float64Array): Float32Array {
+  const out = new Float32Array(xs.length * 2);
+  for (let i = 0; i < xs.length; i++) {
+    out[2 * i] = xs[i];
+    out[2 * i + 1] = ys[i];
+  }
+  return out;
 }
 
 function classText(values: Int32Array | null, i: number): string {

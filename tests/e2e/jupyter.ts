@@ -115,6 +115,14 @@ export async function openNotebook(browser: Browser, lab: Lab, name: string): Pr
   const workspace = `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
   await page.goto(`${lab.url}/lab/workspaces/${workspace}/tree/${name}?reset&token=${lab.token}`);
   await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 90_000 });
+  // The kernel must be started and connected, not just "not busy": wait for its status to read idle.
+  await page.waitForFunction(
+    () =>
+      document.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") === "idle" ||
+      /\(ipykernel\) \| Idle/.test((document.querySelector(".jp-StatusBar-Panel") as HTMLElement | null)?.innerText ?? ""),
+    undefined,
+    { timeout: 90_000, polling: 200 },
+  );
   await waitKernelIdle(page, 90_000);
   return { page, problems };
 }
@@ -153,15 +161,20 @@ export async function runCell(page: Page, index: number): Promise<void> {
       await page.waitForTimeout(500);
     }
   }
+  const started = (i: number) => {
+    const p = document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt")[i];
+    return Boolean(p?.textContent?.includes("[") && !p.textContent.includes("[ ]"));
+  };
   await page.keyboard.press("Shift+Enter");
-  await page.waitForFunction(
-    (i) => {
-      const p = document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt")[i];
-      return p?.textContent?.includes("[") && !p.textContent.includes("[ ]");
-    },
-    index,
-    { timeout: 30_000, polling: 50 },
-  ).catch(async (err: unknown) => {
+  // A request sent while the kernel connection settles can be lost: if the cell never started
+  // (its prompt still reads [ ]), select it and run it again.
+  for (let retry = 0; retry < 2; retry++) {
+    const ok = await page.waitForFunction(started, index, { timeout: 10_000, polling: 50 }).then(() => true, () => false);
+    if (ok) return;
+    await cell.locator(".jp-InputArea-editor").click({ timeout: 5000 });
+    await page.keyboard.press("Shift+Enter");
+  }
+  await page.waitForFunction(started, index, { timeout: 10_000, polling: 50 }).catch(async (err: unknown) => {
     await page.screenshot({ path: path.join(tmpdir(), `sentrycam-runcell-${index}.png`) }).catch(() => undefined);
     throw err;
   });
