@@ -51,6 +51,11 @@ class Frame:
         """Size of the encoded frame in bytes."""
         return len(self.ipc)
 
+    @property
+    def memory(self) -> int:
+        """Bytes held: the encoded frame, plus ``x`` when it is a widened copy (float16 frames)."""
+        return len(self.ipc) + (self.x.nbytes if self.x.base is None else 0)
+
     def __repr__(self) -> str:
         return (
             f"Frame(seq={self.seq}, step={self.step}, layer={self.layer!r}, "

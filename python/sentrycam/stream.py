@@ -49,7 +49,7 @@ class FrameStream:
         """Keep ``frames`` in the history and send them (now, or batched with the next send)."""
         for frame in frames:
             self.history.append(frame)
-            self.history_bytes += frame.nbytes
+            self.history_bytes += frame.memory
             if send:
                 self._pending.append(frame)
         self._trim()
@@ -104,7 +104,7 @@ class FrameStream:
             len(self.history) > self.max_frames or self.history_bytes > self.max_bytes
         ):
             old = self.history.popleft()
-            self.history_bytes -= old.nbytes
+            self.history_bytes -= old.memory
             self.trimmed_frames += 1
             if self._on_trim is not None:
                 self._on_trim(old)

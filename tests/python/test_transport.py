@@ -198,3 +198,29 @@ def test_hooks_keep_nothing_during_ordinary_training_passes(mlp, probe):
         mlp(torch.randn(16, 8))
         cam.step(step)
     assert cam.frames == [] and cam._hooks._outputs == {}
+
+
+def test_a_recurring_problem_is_told_a_few_times_then_counted(sent):
+    cam = capture(sentrycam.Monitor(), sent)
+    with pytest.warns(SentrycamWarning):
+        for step in range(250):
+            cam.log(step, {"h": np.full((4, 2), np.nan)})
+    assert len(cam.frames) == 250, "every frame is still captured"
+    told = [p for p in cam.problems if "non-finite" in p]
+    assert len(told) == 5  # the first three, then the 100th and 200th with a count
+    assert "(seen 200 times)" in told[-1]
+    assert len(sent.of_type("notice")) == 5
+
+
+def test_scalars_that_are_not_numbers_never_raise(sent):
+    cam = capture(sentrycam.Monitor(), sent)
+    with pytest.warns(SentrycamWarning, match="is not a number"):
+        frames = cam.log(0, {"h": np.ones((3, 2))}, loss=torch.ones(3), big=10**400, ok=1.5)
+    assert frames[0].scalars == {"ok": 1.5}
+
+
+def test_float16_overflow_is_counted_and_explained():
+    cam = sentrycam.Monitor(dtype="float16")
+    with pytest.warns(SentrycamWarning, match="float16"):
+        (frame,) = cam.log(0, {"h": np.full((4, 2), 1e6)})
+    assert frame.nonfinite == 8 and frame.memory > frame.nbytes
