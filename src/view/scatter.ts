@@ -47,7 +47,7 @@ export class ScatterView {
     const range = bounds(...(glide ? [from, xy] : [xy]));
     await this.ready;
     if (this.disposed || token !== this.glideToken) return;
-    this.ready = Plotly.react(this.el, this.traces(frame, start, xy, colorBy), this.layout(range, title), {
+    this.ready = Plotly.react(this.el, this.traces(frame, start, xy, colorBy), this.layout(range, title, countNonFinite(xy), frame.n), {
       displaylogo: false,
       responsive: true,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"],
@@ -128,8 +128,20 @@ export class ScatterView {
     return traces;
   }
 
-  private layout(range: ReturnType<typeof bounds>, title: string): object {
+  private layout(range: ReturnType<typeof bounds>, title: string, bad: number, n: number): object {
+    const note =
+      bad === 0
+        ? []
+        : [{
+            text: bad === n
+              ? `all ${n} points have non-finite activations at this step (red ×)`
+              : `${bad} point(s) with non-finite activations: red × at the right`,
+            xref: "paper", yref: "paper", x: bad === n ? 0.5 : 0.97, y: bad === n ? 0.5 : 1.0,
+            xanchor: bad === n ? "center" : "right", yanchor: bad === n ? "middle" : "bottom",
+            showarrow: false, font: { size: bad === n ? 13 : 10, color: "#d62728" },
+          }];
     return {
+      annotations: note,
       margin: { l: 36, r: 12, t: 30, b: 28 },
       title: { text: title, font: { size: 13 }, x: 0.02 },
       xaxis: { range: range?.x, zeroline: false, showgrid: false, domain: [0, 0.97] },
@@ -163,6 +175,12 @@ export class ScatterView {
     Plotly.purge(this.el);
     this.el.remove();
   }
+}
+
+function countNonFinite(xy: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i + 1 < xy.length; i += 2) if (!Number.isFinite(xy[i]) || !Number.isFinite(xy[i + 1])) bad++;
+  return bad;
 }
 
 function sameValues(a: Float32Array, b: Float32Array): boolean {

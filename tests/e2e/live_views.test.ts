@@ -77,6 +77,7 @@ test("an alert appears in the widget while the training cell is still running", 
   assert.ok(stepsDrawnWhileBusy.size >= 3, `UMAP frames drawn while busy: ${[...stepsDrawnWhileBusy].join(",")}`);
   const longtasks = await page.evaluate(() => (window as unknown as { __longtasks: number[] }).__longtasks);
   console.log(`# long tasks during the run (ms): ${longtasks.map((d) => d.toFixed(0)).join(", ") || "none"}`);
+  if (process.env.SENTRYCAM_SHOT) await page.locator(".sentrycam-root").first().screenshot({ path: process.env.SENTRYCAM_SHOT });
   assert.deepEqual(problems.errors, []);
   await page.close();
 });
