@@ -24,6 +24,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
 fi
+# The repo's package.json says "type": "module"; without this, Node would treat JavaScript that
+# Python packages ship inside .venv (JupyterLab's bundled yarn) as ES modules and fail on it.
+[ -f .venv/package.json ] || echo '{"type": "commonjs"}' > .venv/package.json
 if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap" 2>/dev/null \
    || [ python/pyproject.toml -nt .venv/.sentrycam-installed ]; then
   echo "== pip install (torch CPU wheel, sentrycam and its dev tools)"
