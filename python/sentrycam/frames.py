@@ -3,7 +3,8 @@
 Wire and disk format (public contract, see the design doc): one Arrow IPC *stream* per layer per
 capture, with columns ``id: int32``, ``label: int32`` (nullable), ``pred: int32`` (nullable) and
 ``x: FixedSizeList<float32 | float16>[D]``. The schema metadata key ``sentrycam`` holds JSON with
-``seq``, ``step``, ``layer``, ``scalars``, ``metrics`` and ``nonfinite`` (count of NaN/Inf values).
+``seq``, ``step``, ``layer``, ``scalars``, ``metrics`` and ``nonfinite`` (count of NaN/Inf values);
+``seq``, ``step``, ``layer``, ``scalars`` and ``metrics`` (JSON) also stand under keys of their own.
 """
 
 from __future__ import annotations
@@ -186,7 +187,15 @@ def encode_frame(
             pa.field("pred", pa.int32()),
             pa.field("x", x_col.type, nullable=False),
         ],
-        metadata={META_KEY: json.dumps(meta).encode()},
+        metadata={
+            META_KEY: json.dumps(meta).encode(),
+            # The same facts under their own keys, for readers that look for them directly.
+            b"seq": str(meta["seq"]).encode(),
+            b"step": str(meta["step"]).encode(),
+            b"layer": layer.encode(),
+            b"scalars": json.dumps(meta["scalars"]).encode(),
+            b"metrics": json.dumps(meta["metrics"]).encode(),
+        },
     )
     batch = pa.RecordBatch.from_arrays(cols, schema=schema)
     sink = pa.BufferOutputStream()

@@ -35,6 +35,9 @@ def test_encoding_matches_the_contract():
     meta = json.loads(table.schema.metadata[b"sentrycam"])
     assert meta["step"] == 30 and meta["layer"] == "h" and meta["seq"] == 3
     assert meta["scalars"] == {"loss": 0.25} and meta["metrics"] == {"fisher": None}
+    md = table.schema.metadata
+    assert md[b"step"] == b"30" and md[b"layer"] == b"h"
+    assert json.loads(md[b"scalars"]) == {"loss": 0.25}
     assert table.column("label").null_count == 1
     assert table.column("pred").null_count == 6
     back = decode_frame(data)
