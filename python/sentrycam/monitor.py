@@ -224,6 +224,35 @@ class Monitor(anywidget.AnyWidget):
             title=title or self.title or "sentrycam",
         )
 
+    @classmethod
+    def replay(cls, path: str | os.PathLike[str], **kwargs: Any) -> Monitor:
+        """A monitor showing a recording: every frame, with alerts recomputed from its metrics.
+
+        ``kwargs`` go to ``Monitor`` (e.g. ``reducer="pca"``, ``max_frames``). The frames keep the
+        metrics they were recorded with; the alert engine is run over them (and their scalars) in
+        order, so ``cam.alerts`` is what the live run would have raised.
+        """
+        from .alerts import AlertEngine
+        from .record import iter_recording
+
+        cam = cls(metrics=False, **kwargs)
+        engine = AlertEngine()
+        layers: list[str] = []
+        last_scalar_step = None
+        for frame in iter_recording(path):
+            if frame.layer not in layers:
+                layers.append(frame.layer)
+            new = []
+            if frame.scalars and frame.step != last_scalar_step:
+                new += engine.update(frame.step, None, frame.scalars)
+                last_scalar_step = frame.step
+            new += engine.update(frame.step, frame.layer, frame.metrics)
+            cam.alerts.extend(new)
+            cam._next_seq = max(cam._next_seq, frame.seq + 1)
+            cam._stream.push([frame], send=False)
+        cam.layers = layers
+        return cam
+
     def flush(self) -> None:
         """Send every frame not yet sent (called automatically after each cell)."""
         self._stream.flush()
@@ -308,7 +337,8 @@ class Monitor(anywidget.AnyWidget):
         nonfinite = count_nonfinite(x)
         hint = ""
         if self._dtype == "float16":  # values beyond ±65504 become ±Inf on the wire
-            wire = count_nonfinite(x.astype(np.float16))
+            with np.errstate(over="ignore"):
+                wire = count_nonfinite(x.astype(np.float16))
             if wire > nonfinite:
                 hint = " (beyond float16's range of ±65504: use dtype='float32')"
             nonfinite = wire

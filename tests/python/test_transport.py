@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -227,3 +228,27 @@ def test_float16_overflow_is_counted_and_explained():
     with pytest.warns(SentrycamWarning, match="float16"):
         (frame,) = cam.log(0, {"h": np.full((4, 2), 1e6)})
     assert frame.nonfinite == 8 and frame.memory > frame.nbytes
+
+
+def test_replay_shows_a_recording_with_its_alerts(tmp_path, sent):
+    path = tmp_path / "run.arrows"
+    with sentrycam.Monitor(record=path) as live:
+        rng = np.random.default_rng(0)
+        for step in range(30):
+            x = rng.normal(size=(50, 6))
+            if step >= 20:
+                x[0, 0] = np.nan  # a hard alert the replay must find again
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                live.log(step, {"h": x}, labels=np.arange(50) % 3, loss=1.0 / (step + 1))
+    cam = capture(sentrycam.Monitor.replay(path, reducer="pca"), sent)
+    assert [f.seq for f in cam.frames] == [f.seq for f in live.frames]
+    assert cam.layers == ["h"] and cam.reducer == "pca"
+    np.testing.assert_equal(cam.frames[-1].metrics, live.frames[-1].metrics)  # NaN == NaN here
+    assert [(a.step, a.metric, a.rule) for a in cam.alerts] == [
+        (a.step, a.metric, a.rule) for a in live.alerts
+    ]
+    assert any(a.step == 20 for a in cam.alerts)
+    cam._handle_message(cam, {"type": "hello", "view": "v", "have": []}, [])
+    assert sent.frame_seqs() == [f.seq for f in live.frames]
+    assert sent.of_type("alerts"), "the replayed alerts reach the view"
