@@ -113,3 +113,18 @@ test("a view that appears after training shows every frame it missed", { timeout
   assert.deepEqual(problems.errors.filter((e) => !/WebSocket|Kernel|kernel/.test(e)), []);
   await page.close();
 });
+
+test("a replayed recording is shown like a live run", { timeout: 300_000 }, async () => {
+  writeNotebook(session.lab(), "replay.ipynb", [
+    `import numpy as np, sentrycam\nrng = np.random.default_rng(1)\nwith sentrycam.Monitor(record="run.arrows") as live:\n    for s in range(9):\n        live.log(s * 10, {"a": rng.normal(size=(150, 8)) + s, "b": rng.normal(size=(150, 3))}, labels=rng.integers(0, 3, 150))\ncam = sentrycam.Monitor.replay("run.arrows", reducer="pca")\ncam`,
+  ]);
+  const { page, problems } = await openNotebook(session.browser(), session.lab(), "replay.ipynb");
+  await runCell(page, 0);
+  await waitKernelIdle(page);
+  await page.waitForFunction(() => {
+    const r = document.querySelector(".sentrycam-root") as HTMLElement | null;
+    return r?.dataset.frames === "18" && r.dataset.step === "80" && r.dataset.points === "150" && r.dataset.layer === "a";
+  }, undefined, { timeout: 60_000 });
+  assert.deepEqual(problems.errors, []);
+  await page.close();
+});
