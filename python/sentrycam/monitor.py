@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import re
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
@@ -394,6 +395,11 @@ class Monitor(anywidget.AnyWidget):
     def _audit(self, step: int, layer: str, raw: Any, x: np.ndarray, labels: Any, preds: Any):
         assert self._auditor is not None
         source = raw if _is_torch(raw) else x
+        torch = sys.modules.get("torch")
+        if torch is not None and not _is_torch(source):
+            # In a PyTorch process, NumPy's BLAS threads spin against torch's and slow every
+            # training step several-fold; torch on the same (CPU) memory avoids that.
+            source = torch.from_numpy(x)
         if _is_torch(source) and source.dim() != 2:
             source = source.reshape(source.shape[0], -1)
         try:
