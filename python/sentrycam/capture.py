@@ -18,9 +18,8 @@ class Probe:
         self.n = _batch_size(x)
         if needs_model_input and not _is_model_input(x):
             raise ValueError(
-                "probe inputs must be a torch.Tensor (or a tuple/list/dict of tensors) with one "
-                "row "
-                f"per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
+                "probe inputs must be a torch.Tensor (or a tuple/list/dict of tensors) with "
+                f"one row per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
             )
         self.x = x
         self._device: Any = None
@@ -147,7 +146,7 @@ class LayerHooks:
                 if tensor is None:
                     raise TypeError(f"output of type {type(output).__name__} holds no tensor")
                 self._outputs[name] = tensor.detach()
-            except Exception as exc:
+            except Exception as exc:  # a hook must never break the forward pass
                 self._on_error(name, exc)
 
         return hook

@@ -125,7 +125,7 @@ def _to_numpy(values: Any, name: str) -> np.ndarray:
         return t.cpu().numpy()
     try:
         return np.asarray(values)
-    except Exception as exc:
+    except Exception as exc:  # any conversion failure becomes one clear message
         raise TypeError(
             f"{name}: cannot convert {type(values).__name__} to an array: {exc}"
         ) from exc

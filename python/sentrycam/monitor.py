@@ -154,7 +154,7 @@ class Monitor(anywidget.AnyWidget):
         try:
             self._probe.to(device_of(self._model))  # the model may have moved since
             outputs, model_output = self._hooks.run(self._model, self._probe)
-        except Exception as exc:
+        except Exception as exc:  # the training loop must go on
             self._problem(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
             return []
         preds = _predictions(model_output, self._probe.n)
@@ -308,7 +308,7 @@ class Monitor(anywidget.AnyWidget):
             if self._recorder is not None:
                 try:
                     self._recorder.write(frame)
-                except Exception as exc:
+                except Exception as exc:  # disk full etc. must not stop training
                     self._problem(f"recording to {self._recorder.path} failed: {exc}")
         self._stream.push(frames)
         self._publish_alerts(new_alerts)
@@ -368,7 +368,7 @@ class Monitor(anywidget.AnyWidget):
             )
             frame = decode_frame(data)
             self._next_seq += 1
-        except Exception as exc:
+        except Exception as exc:  # an encoding bug must not stop training
             self._problem(f"step {step}, layer {layer!r}: encoding the frame failed: {exc}", exc)
             return None
         frame.metrics = metrics
@@ -404,7 +404,7 @@ class Monitor(anywidget.AnyWidget):
             source = source.reshape(source.shape[0], -1)
         try:
             return self._auditor.observe(step, layer, source, labels=labels, preds=preds)
-        except Exception as exc:
+        except Exception as exc:  # metrics must never stop training
             self._problem(f"step {step}, layer {layer!r}: computing metrics failed: {exc}")
             return {}, []
 

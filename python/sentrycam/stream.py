@@ -1,11 +1,11 @@
 """Kernel-side transport: a bounded frame history and a rate-safe sender of comm messages.
 
 Frames travel as buffers of custom comm messages ``{"type": "frames", "seqs": [...]}`` (one
-Arrow IPC stream per buffer). A view that appears late asks for what it missed with
-``{"type": "hello", "have": <last seq>}`` and the history is replayed. Sends are paced so the
-Jupyter server's IOPub rate limit (1000 msgs/s by default; exceeding it silently drops
-messages) is never approached: frames that come faster are batched into the next message, and
-:meth:`FrameStream.flush` sends the rest.
+Arrow IPC stream per buffer). A view that appears late says which seqs it holds with
+``{"type": "hello", "have": [[first, last], ...]}`` and every kept frame it lacks is replayed.
+Sends are paced so the Jupyter server's IOPub rate limit (1000 msgs/s by default; exceeding
+it silently drops messages) is never approached: frames that come faster are batched into the
+next message, and :meth:`FrameStream.flush` sends the rest.
 """
 
 from __future__ import annotations
