@@ -47,7 +47,8 @@ export class ScatterView {
     const range = bounds(...(glide ? [from, xy] : [xy]));
     await this.ready;
     if (this.disposed || token !== this.glideToken) return;
-    this.ready = Plotly.react(this.el, this.traces(frame, start, xy, colorBy), this.layout(range, title, countNonFinite(xy), frame.n), {
+    const bad = nonFiniteRows(xy); // rows without a position at the target: listed apart
+    this.ready = Plotly.react(this.el, this.traces(frame, start, bad, colorBy), this.layout(range, title, bad.length, frame.n), {
       displaylogo: false,
       responsive: true,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"],
@@ -84,16 +85,14 @@ export class ScatterView {
     });
   }
 
-  /** Traces drawn at `xy` (a glide's start); the non-finite list comes from the target. */
-  private traces(frame: Frame, xy: Float32Array, target: Float32Array, colorBy: ColorBy): object[] {
+  /** Traces drawn at `xy` (a glide's start); `bad` lists the target's non-finite rows. */
+  private traces(frame: Frame, xy: Float32Array, bad: number[], colorBy: ColorBy): object[] {
     const n = frame.n;
     const xs = new Float64Array(n);
     const ys = new Float64Array(n);
-    const bad: number[] = [];
     for (let i = 0; i < n; i++) {
       xs[i] = xy[2 * i];
       ys[i] = xy[2 * i + 1];
-      if (!Number.isFinite(target[2 * i]) || !Number.isFinite(target[2 * i + 1])) bad.push(i);
     }
     const custom = new Array<[number, string, string]>(n);
     for (let i = 0; i < n; i++) {
@@ -177,9 +176,9 @@ export class ScatterView {
   }
 }
 
-function countNonFinite(xy: Float32Array): number {
-  let bad = 0;
-  for (let i = 0; i + 1 < xy.length; i += 2) if (!Number.isFinite(xy[i]) || !Number.isFinite(xy[i + 1])) bad++;
+function nonFiniteRows(xy: Float32Array): number[] {
+  const bad: number[] = [];
+  for (let i = 0; 2 * i + 1 < xy.length; i++) if (!Number.isFinite(xy[2 * i]) || !Number.isFinite(xy[2 * i + 1])) bad.push(i);
   return bad;
 }
 
