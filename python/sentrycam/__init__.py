@@ -1,7 +1,8 @@
 """sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter."""
 
 from .frames import Frame, decode_frame, encode_frame
-from .monitor import Monitor, SentrycamWarning
+from .monitor import Monitor
+from .problems import SentrycamWarning
 from .record import iter_recording, read_recording
 from .snapshot import Snapshot
 

@@ -1,7 +1,8 @@
 """The geometry audit: per-layer metrics with state, fed into one alert engine.
 
 :class:`Auditor` is what a training loop (or ``Monitor``) calls once per captured frame. It never
-raises for bad data: a problem becomes a :class:`RuntimeWarning` and a partial (or empty) result.
+raises for bad data: a problem is handed to ``on_problem`` (by default a :class:`SentrycamWarning`;
+``Monitor`` passes its problem log) and the result is partial (or empty).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .alerts import Alert, AlertEngine
+from .arrays import to_numpy
 from .metrics import DORMANT_TAU, METRIC_KEYS, LayerState, layer_metrics
 
 __all__ = ["Auditor"]
@@ -31,10 +33,12 @@ class Auditor:
         *,
         tau: float = DORMANT_TAU,
         on_alert: Callable[[Alert], Any] | None = None,
+        on_problem: Callable[[str], Any] | None = None,
     ) -> None:
         self.engine = engine if engine is not None else AlertEngine()
         self.tau = tau
         self.on_alert = on_alert
+        self.on_problem = on_problem if on_problem is not None else _warn
         self.states: dict[str, LayerState] = {}
         self.alerts: list[Alert] = []
 
@@ -51,7 +55,7 @@ class Auditor:
         try:
             layer_metrics(x, None, tmp, tau=self.tau)
         except Exception as exc:
-            warnings.warn(f"sentrycam: reference for {layer!r} ignored: {exc}", RuntimeWarning, 2)
+            self.on_problem(f"the CKA reference for layer {layer!r} was ignored: {exc}")
             return
         st = self.state(layer)
         st.ref = tmp.prev
@@ -68,11 +72,7 @@ class Auditor:
         try:
             metrics = layer_metrics(x, labels, st, tau=self.tau)
         except Exception as exc:
-            warnings.warn(
-                f"sentrycam: metrics for {layer!r} at step {step} failed: {exc!r}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            self.on_problem(f"step {step}, layer {layer!r}: computing metrics failed: {exc!r}")
             st.prev = None
             metrics = dict.fromkeys(METRIC_KEYS, math.nan)
             metrics = _fallback_nonfinite(x, metrics)
@@ -92,7 +92,7 @@ class Auditor:
         try:
             new = self.engine.update(int(step), layer, values)
         except Exception as exc:
-            warnings.warn(f"sentrycam: alert engine failed: {exc!r}", RuntimeWarning, stacklevel=3)
+            self.on_problem(f"step {step}: the alert engine failed: {exc!r}")
             return []
         self.alerts.extend(new)
         if self.on_alert is not None:
@@ -101,12 +101,18 @@ class Auditor:
         return new
 
 
+def _warn(message: str) -> None:
+    from .problems import SentrycamWarning
+
+    warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=3)
+
+
 def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
     """Best-effort ``nonfinite_frac`` when the full metric pass failed."""
     try:
         import numpy as np
 
-        a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
+        a = to_numpy(x, "activations")
         if a.size:
             metrics["nonfinite_frac"] = float(1.0 - np.isfinite(a).mean())
     except Exception:

@@ -1,13 +1,27 @@
-"""Capture: forward hooks on named PyTorch modules and runs of the fixed probe set."""
+"""Capture: run the fixed probe set through a model and keep each watched layer's pooled output.
+
+Hooks exist only while the probe runs: ordinary training forward passes (compiled or not) never
+see them. The probe runs through the model *inside* its wrappers (``torch.compile``'s
+``OptimizedModule``, ``DataParallel``, ``DistributedDataParallel``), eagerly, in eval mode and
+without gradients, in chunks of ``probe_batch`` samples; each chunk's outputs are pooled on the
+model's device as they are produced, so only rows are kept, never whole activation maps.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .frames import as_int_vector
+from .arrays import as_int_vector, is_tensor
+from .pool import PoolChoice, Pooled, first_tensor, pool_output
+
+DEFAULT_PROBE_BATCH = 256  # probes up to this many samples run in one pass; larger ones in chunks
+WRAPPER_ATTRIBUTES = {"OptimizedModule": "_orig_mod", "DataParallel": "module"}
+WRAPPER_ATTRIBUTES["DistributedDataParallel"] = "module"
 
 
 class Probe:
@@ -22,40 +36,45 @@ class Probe:
                 f"one row per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
             )
         self.x = x
-        self._device: Any = None
+        self._placement: tuple[Any, Any] = (None, None)
         self.labels: np.ndarray | None = as_int_vector(y, "probe labels", self.n)
 
-    def to(self, device: Any) -> None:
-        """Keep the probe inputs on ``device``: moved when the device changes, not per capture."""
-        if device != self._device:
-            self.x = _move(self.x, device)
-            self._device = device
+    def follow(self, model: Any) -> None:
+        """Keep the inputs on the model's device, floating inputs in its floating dtype.
+
+        Moved only when the model's device or dtype changed, not per capture.
+        """
+        placement = (device_of(model), float_dtype_of(model))
+        if placement != self._placement:
+            self.x = _move(self.x, *placement)
+            self._placement = placement
+
+    def chunks(self, size: int) -> Iterator[Any]:
+        """The inputs in consecutive chunks of at most ``size`` samples."""
+        for start in range(0, self.n, size):
+            yield _slice(self.x, start, start + size)
 
 
 def _split_probe(probe: Any) -> tuple[Any, Any]:
-    if isinstance(probe, tuple | list) and len(probe) == 2 and not _is_tensor(probe):
+    if isinstance(probe, tuple | list) and len(probe) == 2 and not is_tensor(probe):
         return probe[0], probe[1]
     return probe, None
 
 
-def _is_tensor(value: Any) -> bool:
-    return hasattr(value, "detach") and hasattr(value, "shape")
-
-
 def _is_model_input(x: Any) -> bool:
-    if _is_tensor(x):
+    if is_tensor(x):
         return True
     if isinstance(x, tuple | list) and x:
-        return all(_is_tensor(v) for v in x)
+        return all(is_tensor(v) for v in x)
     if isinstance(x, dict) and x:
-        return all(_is_tensor(v) for v in x.values())
+        return all(is_tensor(v) for v in x.values())
     return False
 
 
 def _batch_size(x: Any) -> int:
     if isinstance(x, dict) and x:
         x = next(iter(x.values()))
-    elif isinstance(x, tuple | list) and x and _is_tensor(x[0]):
+    elif isinstance(x, tuple | list) and x and is_tensor(x[0]):
         x = x[0]
     shape = getattr(x, "shape", None)
     if shape is None:
@@ -70,14 +89,24 @@ def _batch_size(x: Any) -> int:
     return int(shape[0])
 
 
-def _move(x: Any, device: Any) -> Any:
-    if _is_tensor(x):
+def _move(x: Any, device: Any, dtype: Any) -> Any:
+    if is_tensor(x):
+        if dtype is not None and x.dtype.is_floating_point:
+            return x.to(device=device, dtype=dtype)
         return x.to(device)
     if isinstance(x, dict):
-        return {k: _move(v, device) for k, v in x.items()}
+        return {k: _move(v, device, dtype) for k, v in x.items()}
     if isinstance(x, tuple | list):
-        return type(x)(_move(v, device) for v in x)
+        return type(x)(_move(v, device, dtype) for v in x)
     return x
+
+
+def _slice(x: Any, start: int, stop: int) -> Any:
+    if is_tensor(x):
+        return x[start:stop]
+    if isinstance(x, dict):
+        return {k: _slice(v, start, stop) for k, v in x.items()}
+    return type(x)(_slice(v, start, stop) for v in x)
 
 
 def device_of(model: Any) -> Any:
@@ -89,97 +118,208 @@ def device_of(model: Any) -> Any:
     return "cpu"
 
 
-def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
-    """Map each requested name to its module in ``model.named_modules()``.
-
-    Raises ``ValueError`` naming the unknown layers and listing the available names.
-    """
-    if isinstance(layers, str):
-        layers = [layers]
-    modules = dict(model.named_modules())
-    missing = [name for name in layers if name not in modules]
-    if missing:
-        available = [name for name in modules if name]
-        raise ValueError(f"unknown layer name(s) {missing}; available layers: {available}")
-    if not layers:
-        raise ValueError(
-            "name at least one layer to watch, e.g. layers=['fc1']; available layers: "
-            f"{[name for name in modules if name]}"
-        )
-    return {name: modules[name] for name in layers}
-
-
-def first_tensor(output: Any) -> Any:
-    """The activation tensor of a module output (a tensor, or the first tensor in a tuple/dict)."""
-    if _is_tensor(output):
-        return output
-    if isinstance(output, tuple | list):
-        for item in output:
-            found = first_tensor(item)
-            if found is not None:
-                return found
-    if isinstance(output, dict):
-        for item in output.values():
-            found = first_tensor(item)
-            if found is not None:
-                return found
+def float_dtype_of(model: Any) -> Any:
+    """The dtype of the model's first floating-point parameter (``None`` if it has none)."""
+    for param in model.parameters():
+        if param.dtype.is_floating_point:
+            return param.dtype
     return None
 
 
-class LayerHooks:
-    """Forward hooks that keep each named layer's output while a probe run is in progress."""
+def unwrap(model: Any) -> tuple[Any, list[str]]:
+    """The module inside ``torch.compile`` / ``DataParallel`` / ``DistributedDataParallel``
+    wrappers, and the attribute names that lead to it (outermost first)."""
+    path: list[str] = []
+    while type(model).__name__ in WRAPPER_ATTRIBUTES:
+        attr = WRAPPER_ATTRIBUTES[type(model).__name__]
+        inner = getattr(model, attr, None)
+        if inner is None:
+            break
+        path.append(attr)
+        model = inner
+    return model, path
 
-    def __init__(self, modules: dict[str, Any], on_error: Callable[[str, BaseException], None]):
-        self._armed = False
-        self._outputs: dict[str, Any] = {}
-        self._on_error = on_error
-        self._handles = [
-            module.register_forward_hook(self._make_hook(name)) for name, module in modules.items()
-        ]
 
-    def _make_hook(self, name: str) -> Callable[..., None]:
-        def hook(_module: Any, _inputs: Any, output: Any) -> None:
-            if not self._armed:
-                return  # ordinary training forward passes cost one branch
-            try:
-                tensor = first_tensor(output)
-                if tensor is None:
-                    raise TypeError(f"output of type {type(output).__name__} holds no tensor")
-                self._outputs[name] = tensor.detach()
-            except Exception as exc:  # a hook must never break the forward pass
-                self._on_error(name, exc)
+def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
+    """Map each requested name to its module inside the model's wrappers.
 
-        return hook
+    Names are those of the unwrapped model's ``named_modules()``; the same names with the
+    wrappers' prefixes (``_orig_mod.``, ``module.``) are accepted too. Raises ``ValueError``
+    naming the unknown layers and listing the names a user would type.
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    inner, path = unwrap(model)
+    modules = dict(inner.named_modules())
+    available = [name for name in modules if name]
+    if not layers:
+        raise ValueError(
+            f"name at least one layer to watch, e.g. layers=['fc1']; available layers: {available}"
+        )
+    found: dict[str, Any] = {}
+    missing = []
+    for name in layers:
+        plain = _strip_wrappers(name, path)
+        if plain in modules and plain:
+            found[name] = modules[plain]
+        else:
+            missing.append(name)
+    if missing:
+        raise ValueError(f"unknown layer name(s) {missing}; available layers: {available}")
+    return found
 
-    def run(self, model: Any, probe: Probe) -> tuple[dict[str, Any], Any]:
-        """Run the probe through ``model`` in eval mode without gradients; restore every mode.
 
-        Returns the captured output of each hooked layer and the model's own output.
-        """
+def _strip_wrappers(name: str, path: list[str]) -> str:
+    """``name`` without leading wrapper segments (each of ``path``, in order, optional)."""
+    parts = name.split(".")
+    for attr in path:
+        if parts and parts[0] == attr and len(parts) > 1:
+            parts = parts[1:]
+    return ".".join(parts)
+
+
+@dataclass
+class ProbeRun:
+    """What one probe pass produced: pooled rows per layer (on the CPU), predictions, problems."""
+
+    layers: dict[str, Pooled] = field(default_factory=dict)
+    preds: Any = None  # (n,) int64 tensor or None
+    problems: list[str] = field(default_factory=list)
+    ready: Any = None  # a CUDA event to wait for before reading (non-blocking copies)
+
+
+class ProbeRunner:
+    """Runs the probe through a model with temporary hooks on the watched modules."""
+
+    def __init__(self, model: Any, modules: Mapping[str, Any], pool: Callable[[str], PoolChoice]):
+        self.model = model
+        self.inner, _ = unwrap(model)
+        self.modules = dict(modules)
+        self.pool = pool
+
+    def run(self, probe: Probe, batch: int) -> ProbeRun:
+        """Run ``probe`` in chunks of ``batch`` in eval mode without gradients; restore modes."""
         import torch
 
-        modes = [(module, module.training) for module in model.modules()]
-        self._outputs = {}
-        self._armed = True
+        result = ProbeRun()
+        parts: dict[str, list[Any]] = {name: [] for name in self.modules}
+        pred_parts: list[Any] = []
+        calls: dict[str, int] = {}
+        failed: set[str] = set()
+        current: dict[str, Any] = {}
+
+        def make_hook(name: str) -> Callable[..., None]:
+            def hook(module: Any, _inputs: Any, output: Any) -> None:
+                calls[name] = calls.get(name, 0) + 1
+                if name in failed:
+                    return
+                try:
+                    current[name] = _own(pool_output(output, self.pool(name), module), output)
+                except Exception as exc:  # a hook must never break the forward pass
+                    failed.add(name)
+                    result.problems.append(
+                        f"layer {name!r}: {exc}; this layer's frame was not sent"
+                    )
+
+            return hook
+
+        modes = [(module, module.training) for module in self.model.modules()]
+        handles = [m.register_forward_hook(make_hook(name)) for name, m in self.modules.items()]
         try:
-            model.eval()
+            self.model.eval()
             with torch.no_grad():
-                x = probe.x
-                if isinstance(x, dict):
-                    model_output = model(**x)
-                elif isinstance(x, tuple | list):
-                    model_output = model(*x)
-                else:
-                    model_output = model(x)
+                for chunk in probe.chunks(batch):
+                    calls.clear()
+                    current.clear()
+                    output = _call(self.inner, chunk)
+                    n_chunk = _batch_size(chunk)
+                    for name, pooled in current.items():
+                        if pooled.rows.shape[0] != n_chunk:
+                            failed.add(name)
+                            result.problems.append(
+                                f"layer {name!r} returned {pooled.rows.shape[0]} rows for a probe "
+                                f"batch of {n_chunk} (output shape {pooled.shape}): its output is "
+                                "not batch-first; pass pool={layer: fn} with fn(output) -> (N, d)"
+                            )
+                        elif name not in failed:
+                            parts[name].append(pooled)
+                    pred_parts.append(_predictions(output, n_chunk))
+                    for name, count in calls.items():
+                        if count > 1 and len(pred_parts) == 1:
+                            result.problems.append(
+                                f"layer {name!r} ran {count} times in one forward pass (shared "
+                                "weights or a loop); the output of its last call is kept"
+                            )
         finally:
-            self._armed = False
+            for handle in handles:
+                handle.remove()
             for module, training in modes:  # per module: a user may freeze e.g. BatchNorm alone
                 module.training = training
-        outputs, self._outputs = self._outputs, {}
-        return outputs, model_output
+        for name in self.modules:
+            chunks = parts[name]
+            if name in failed or not chunks:
+                if name not in failed:
+                    result.problems.append(f"layer {name!r} was not called by the probe pass")
+                continue
+            rows = chunks[0].rows if len(chunks) == 1 else torch.cat([c.rows for c in chunks])
+            shape = (probe.n, *chunks[0].shape[1:])
+            result.layers[name] = Pooled(rows, chunks[0].method, chunks[0].layout, shape)
+        if pred_parts and all(p is not None for p in pred_parts):
+            result.preds = pred_parts[0] if len(pred_parts) == 1 else torch.cat(pred_parts)
+        _copy_off_device(result)
+        return result
 
-    def remove(self) -> None:
-        """Remove every hook from the model."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+
+def _call(model: Any, x: Any) -> Any:
+    if isinstance(x, dict):
+        return model(**x)
+    if isinstance(x, tuple | list):
+        return model(*x)
+    return model(x)
+
+
+def _own(pooled: Pooled, output: Any) -> Pooled:
+    """``pooled`` with rows that share no memory with the module's output (which a later
+    in-place operation, such as ``ReLU(inplace=True)``, may overwrite)."""
+    rows = pooled.rows
+    source = first_tensor(output)
+    if is_tensor(rows) and source is not None and _same_memory(rows, source):
+        return Pooled(rows.clone(), pooled.method, pooled.layout, pooled.shape)
+    return pooled
+
+
+def _same_memory(a: Any, b: Any) -> bool:
+    return bool(a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr())
+
+
+def _predictions(output: Any, n: int) -> Any:
+    """Class predictions from a model output of shape (n, classes), else ``None``."""
+    tensor = first_tensor(output)
+    if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
+        return None
+    return tensor.argmax(dim=1)
+
+
+def _copy_off_device(run: ProbeRun) -> None:
+    """Bring rows and predictions to the CPU; from CUDA without blocking (an event to wait on)."""
+    import torch
+
+    cuda = False
+    for name, pooled in run.layers.items():
+        rows = pooled.rows
+        if rows.device.type != "cpu":
+            cuda = cuda or rows.device.type == "cuda"
+            rows = rows.to("cpu", non_blocking=rows.device.type == "cuda")
+            run.layers[name] = Pooled(rows, pooled.method, pooled.layout, pooled.shape)
+    if run.preds is not None and run.preds.device.type != "cpu":
+        run.preds = run.preds.to("cpu", non_blocking=run.preds.device.type == "cuda")
+    if cuda:
+        run.ready = torch.cuda.Event()
+        run.ready.record()
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()`` and the seconds it took."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0

@@ -3,8 +3,11 @@
 Wire and disk format (public contract, see the design doc): one Arrow IPC *stream* per layer per
 capture, with columns ``id: int32``, ``label: int32`` (nullable), ``pred: int32`` (nullable) and
 ``x: FixedSizeList<float32 | float16>[D]``. The schema metadata key ``sentrycam`` holds JSON with
-``seq``, ``step``, ``layer``, ``scalars``, ``metrics`` and ``nonfinite`` (count of NaN/Inf values);
-``seq``, ``step``, ``layer``, ``scalars`` and ``metrics`` (JSON) also stand under keys of their own.
+``seq``, ``step``, ``layer``, ``n``, ``d``, ``scalars``, ``metrics``, ``nonfinite`` (count of
+NaN/Inf values), ``pool`` (how the output became rows), ``shape`` (the output's shape before
+pooling), ``projected_from`` (the width before the random projection, or null) and ``every``
+(the capture cadence, or null for ``log()``); ``seq``, ``step``, ``layer``, ``scalars`` and
+``metrics`` (JSON) also stand under keys of their own.
 """
 
 from __future__ import annotations
@@ -17,13 +20,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .arrays import count_nonfinite
+
 META_KEY = b"sentrycam"
 FORMAT_VERSION = 1
 
 
 @dataclass
 class Frame:
-    """A captured frame of one layer: activations ``x`` of shape (n, d) plus ids/labels/preds."""
+    """A captured frame of one layer: activations ``x`` of shape (n, d) plus ids/labels/preds.
+
+    ``x`` holds the values as they travel (float16-rounded when ``dtype="float16"``; the random
+    projection when the layer was wider than ``max_dim``). ``shape`` is the layer output's shape
+    before pooling, ``pool`` how it became rows, ``projected_from`` the width before the random
+    projection (``None`` when there was none), ``every`` the capture cadence at the time.
+    """
 
     seq: int
     step: int
@@ -35,6 +46,10 @@ class Frame:
     scalars: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     nonfinite: int = 0
+    pool: str = "none"
+    shape: tuple[int, ...] = ()
+    projected_from: int | None = None
+    every: int | None = None
     ipc: bytes = field(default=b"", repr=False)
 
     @property
@@ -44,7 +59,7 @@ class Frame:
 
     @property
     def d(self) -> int:
-        """Dimension of each activation vector."""
+        """Dimension of each activation vector (as sent)."""
         return int(self.x.shape[1])
 
     @property
@@ -54,7 +69,7 @@ class Frame:
 
     @property
     def memory(self) -> int:
-        """Bytes held: the encoded frame, plus ``x`` when it is a widened copy (float16 frames)."""
+        """Bytes held: the encoded frame, plus ``x`` unless it is a view on it."""
         return len(self.ipc) + (self.x.nbytes if self.x.base is None else 0)
 
     def __repr__(self) -> str:
@@ -65,77 +80,6 @@ class Frame:
         )
 
 
-def as_matrix(values: Any, name: str) -> np.ndarray:
-    """Convert an array-like (NumPy, PyTorch, JAX, list) to a C-contiguous float32 (n, d) matrix.
-
-    A 1-D array is taken as n points of dimension 1; more than two dimensions are flattened per row.
-    Raises ``TypeError`` / ``ValueError`` with a plain message when that is not possible.
-    """
-    arr = _to_numpy(values, name)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"activations for {name!r} must be numeric, got dtype {arr.dtype}; "
-            "pass a float or integer array of shape (n, d)"
-        )
-    if arr.ndim == 0:
-        raise ValueError(f"activations for {name!r} must have a row per sample, got a scalar")
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    elif arr.ndim > 2:
-        arr = arr.reshape(arr.shape[0], -1)
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"activations for {name!r} are empty (shape {tuple(arr.shape)})")
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-def as_int_vector(values: Any, name: str, n: int) -> np.ndarray | None:
-    """Convert labels/preds/ids to an int32 vector of length ``n`` (``None`` stays ``None``).
-
-    Negative values mean "missing" and travel as Arrow nulls.
-    """
-    if values is None:
-        return None
-    arr = _to_numpy(values, name)
-    if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind == "f":
-        arr = arr.argmax(axis=1)  # logits or probabilities: take the class
-    arr = arr.reshape(-1)
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries but there are {n} samples")
-    if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if not np.all(np.equal(np.mod(arr[finite], 1), 0)):
-            raise ValueError(f"{name} must be integer class ids, got non-integer values")
-        arr = np.where(finite, arr, -1)
-    elif arr.dtype.kind not in "biu":
-        raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.int32)
-
-
-def _to_numpy(values: Any, name: str) -> np.ndarray:
-    if isinstance(values, np.ndarray):
-        return values
-    detach = getattr(values, "detach", None)
-    if callable(detach):  # torch.Tensor
-        t = detach()
-        if getattr(t, "dtype", None) is not None and "bfloat16" in str(t.dtype):
-            t = t.float()
-        for resolve in ("resolve_conj", "resolve_neg"):  # lazily conjugated/negated views
-            if hasattr(t, resolve):
-                t = getattr(t, resolve)()
-        return t.cpu().numpy()
-    try:
-        return np.asarray(values)
-    except Exception as exc:  # any conversion failure becomes one clear message
-        raise TypeError(
-            f"{name}: cannot convert {type(values).__name__} to an array: {exc}"
-        ) from exc
-
-
-def count_nonfinite(x: np.ndarray) -> int:
-    """Number of NaN or infinite values in ``x``."""
-    return int(x.size - np.count_nonzero(np.isfinite(x)))
-
-
 def _clean_numbers(values: dict[str, Any]) -> dict[str, float | None]:
     """JSON-safe copy: non-finite floats become ``None`` (JSON has no NaN)."""
     out: dict[str, float | None] = {}
@@ -143,6 +87,57 @@ def _clean_numbers(values: dict[str, Any]) -> dict[str, float | None]:
         v = float(value)
         out[str(key)] = v if math.isfinite(v) else None
     return out
+
+
+def encode(frame: Frame, dtype: str = "float32") -> bytes:
+    """``frame`` as one complete Arrow IPC stream (schema, one record batch, end marker)."""
+    n, d = frame.x.shape
+    with np.errstate(over="ignore"):  # overflow to ±Inf is counted and reported by the caller
+        values = frame.x.astype(np.float16) if dtype == "float16" else frame.x
+    x_col = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), d)
+    cols = [
+        pa.array(frame.ids, type=pa.int32()),
+        _nullable_int(frame.labels, n),
+        _nullable_int(frame.preds, n),
+        x_col,
+    ]
+    meta = {
+        "version": FORMAT_VERSION,
+        "seq": int(frame.seq),
+        "step": int(frame.step),
+        "layer": frame.layer,
+        "n": int(n),
+        "d": int(d),
+        "scalars": _clean_numbers(frame.scalars),
+        "metrics": _clean_numbers(frame.metrics),
+        "nonfinite": int(frame.nonfinite),
+        "pool": frame.pool,
+        "shape": [int(s) for s in frame.shape] or [int(n), int(d)],
+        "projected_from": frame.projected_from,
+        "every": frame.every,
+    }
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int32(), nullable=False),
+            pa.field("label", pa.int32()),
+            pa.field("pred", pa.int32()),
+            pa.field("x", x_col.type, nullable=False),
+        ],
+        metadata={
+            META_KEY: json.dumps(meta).encode(),
+            # The same facts under their own keys, for readers that look for them directly.
+            b"seq": str(meta["seq"]).encode(),
+            b"step": str(meta["step"]).encode(),
+            b"layer": frame.layer.encode(),
+            b"scalars": json.dumps(meta["scalars"]).encode(),
+            b"metrics": json.dumps(meta["metrics"]).encode(),
+        },
+    )
+    batch = pa.RecordBatch.from_arrays(cols, schema=schema)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
 
 
 def encode_frame(
@@ -159,50 +154,20 @@ def encode_frame(
     nonfinite: int | None = None,
     dtype: str = "float32",
 ) -> bytes:
-    """Encode one frame as a complete Arrow IPC stream (schema, one record batch, end marker)."""
-    n, d = x.shape
-    with np.errstate(over="ignore"):  # overflow to ±Inf is counted and reported by the caller
-        values = x.astype(np.float16) if dtype == "float16" else x
-    x_col = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), d)
-    cols = [
-        pa.array(ids, type=pa.int32()),
-        _nullable_int(labels, n),
-        _nullable_int(preds, n),
-        x_col,
-    ]
-    meta = {
-        "version": FORMAT_VERSION,
-        "seq": int(seq),
-        "step": int(step),
-        "layer": layer,
-        "n": int(n),
-        "d": int(d),
-        "scalars": _clean_numbers(scalars or {}),
-        "metrics": _clean_numbers(metrics or {}),
-        "nonfinite": int(count_nonfinite(x) if nonfinite is None else nonfinite),
-    }
-    schema = pa.schema(
-        [
-            pa.field("id", pa.int32(), nullable=False),
-            pa.field("label", pa.int32()),
-            pa.field("pred", pa.int32()),
-            pa.field("x", x_col.type, nullable=False),
-        ],
-        metadata={
-            META_KEY: json.dumps(meta).encode(),
-            # The same facts under their own keys, for readers that look for them directly.
-            b"seq": str(meta["seq"]).encode(),
-            b"step": str(meta["step"]).encode(),
-            b"layer": layer.encode(),
-            b"scalars": json.dumps(meta["scalars"]).encode(),
-            b"metrics": json.dumps(meta["metrics"]).encode(),
-        },
+    """Encode one frame given as arrays (see :func:`encode`)."""
+    frame = Frame(
+        seq=seq,
+        step=step,
+        layer=layer,
+        x=x,
+        ids=ids,
+        labels=labels,
+        preds=preds,
+        scalars=dict(scalars or {}),
+        metrics=dict(metrics or {}),
+        nonfinite=count_nonfinite(x) if nonfinite is None else int(nonfinite),
     )
-    batch = pa.RecordBatch.from_arrays(cols, schema=schema)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
-        writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    return encode(frame, dtype)
 
 
 def _nullable_int(values: np.ndarray | None, n: int) -> pa.Array:
@@ -239,6 +204,10 @@ def _frame_from_table(table: pa.Table, data: bytes | pa.Buffer) -> Frame:
         scalars=_floats(meta.get("scalars", {})),
         metrics=_floats(meta.get("metrics", {})),
         nonfinite=int(meta.get("nonfinite", 0)),
+        pool=str(meta.get("pool", "none")),
+        shape=tuple(int(s) for s in meta.get("shape", (x.shape[0], d))),
+        projected_from=meta.get("projected_from"),
+        every=meta.get("every"),
         ipc=data if isinstance(data, bytes) else data.to_pybytes(),
     )
 

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import as_rows, is_tensor, to_numpy
+
 __all__ = [
     "DORMANT_TAU",
     "KNN_K",
@@ -109,24 +111,13 @@ class _Ops:
 
     def __init__(self, x: Any) -> None:
         self.torch = None
-        if type(x).__module__.startswith("torch"):
+        if is_tensor(x):
             import torch
 
             self.torch = torch
 
     def prepare(self, x: Any) -> Any:
-        if self.torch is not None:
-            t = x.detach()
-            t = t.reshape(t.shape[0], -1) if t.ndim != 2 else t
-            if t.ndim == 1:
-                t = t.reshape(-1, 1)
-            return t.to(self.torch.float32)
-        a = np.asarray(x, dtype=np.float32)
-        if a.ndim == 1:
-            a = a.reshape(-1, 1)
-        elif a.ndim > 2:
-            a = a.reshape(a.shape[0], -1)
-        return a
+        return as_rows(x, "activations", allow_empty=True)
 
     def cpu(self, a: Any) -> np.ndarray:
         if self.torch is not None:
@@ -354,9 +345,7 @@ def layer_metrics(
     out["dormant_frac"] = float((unit <= tau * unit.mean()).mean())
 
     if labels is not None:
-        if hasattr(labels, "detach"):  # a torch tensor, possibly on an accelerator
-            labels = labels.detach().cpu().numpy()
-        lab = np.asarray(labels).reshape(-1)
+        lab = to_numpy(labels, "labels").reshape(-1)
         lab = None if lab.shape[0] != n_all else lab[rows]
         xl = xv
         if lab is not None and lab.dtype.kind in "fiu":

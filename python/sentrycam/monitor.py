@@ -1,14 +1,22 @@
-"""Monitor: the public widget that captures activations during training and streams them live."""
+"""Monitor: the public widget that captures activations during training and streams them live.
+
+A thin façade over the pieces of the data flow: :mod:`.capture` (probe pass, hooks, pooling) and
+:mod:`.cadence` on the training thread; :mod:`.builder` (metrics, alerts, projection, encoding),
+the recording and :mod:`.channel` (sends to the views) on the background :mod:`.worker`.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import math
+import operator
 import os
-import re
-import sys
+import statistics
+import threading
+import time
 import uuid
-import warnings
+import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,17 +26,26 @@ import numpy as np
 import traitlets
 
 from . import notices
-from .capture import LayerHooks, Probe, device_of, first_tensor, resolve_layers
-from .frames import Frame, as_int_vector, as_matrix, count_nonfinite, decode_frame, encode_frame
+from .arrays import as_int_vector, check_numeric, is_tensor, to_numpy
+from .builder import Capture, FrameBuilder, LayerCapture
+from .cadence import Cadence
+from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRunner, resolve_layers
+from .channel import ViewChannel
+from .frames import Frame
 from .html import write_html
+from .pool import Pooled, check_pool, pool_for, pool_output
+from .problems import ProblemLog, SentrycamWarning
+from .project import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES, MIN_FRAME_BYTES
 from .record import Recorder
-from .snapshot import Snapshot, snapshot_format, write_snapshot
-from .stream import FrameStream
+from .snapshot import Snapshot
+from .worker import CaptureWorker
+
+__all__ = ["Monitor", "SentrycamWarning"]
 
 STATIC = Path(__file__).parent / "static"
 REDUCERS = ("umap", "pca")
-PROBLEM_REPEATS = 3  # a recurring problem is told this many times, then every 100th
-
+DTYPES = ("float32", "float16")
+CLOSE_TIMEOUT_S = 60.0  # close() and interpreter exit wait this long for queued captures
 
 # Shown instead of the view when the package was installed without its frontend bundle.
 _MISSING_BUNDLE_ESM = """
@@ -44,17 +61,15 @@ def _static_or(path: Path, fallback: str) -> Path | str:
     return path if path.exists() else fallback
 
 
-class SentrycamWarning(UserWarning):
-    """A problem sentrycam worked around without stopping training."""
-
-
 class Monitor(anywidget.AnyWidget):
     """Watch the hidden layers of a model (or any arrays) while it trains.
 
-    ``Monitor(model, layers=["fc1"], probe=(x, y), every=50)`` registers forward hooks on the named
-    modules; ``cam.step(step, loss=...)`` runs the probe every ``every`` steps and sends one frame
-    per layer to every displayed view. ``cam.log(step, {"name": array})`` does the same without a
-    model.
+    ``Monitor(model, layers=["fc1"], probe=(x, y), every=50)`` watches the named modules;
+    ``cam.step(step, loss=...)`` runs the probe every ``every`` steps and sends one frame per layer
+    to every displayed view. ``cam.log(step, {"name": array})`` does the same without a model.
+    By default only the probe pass, pooling and the copy to the CPU happen on the training thread;
+    metrics, alerts, encoding, recording and sending run on a background thread (``sync=True``
+    does everything inside the step).
     """
 
     _esm = _static_or(STATIC / "widget.js", _MISSING_BUNDLE_ESM)
@@ -81,19 +96,20 @@ class Monitor(anywidget.AnyWidget):
         title: str = "",
         strict: bool = False,
         metrics: bool = True,
+        pool: Any = "auto",
+        max_dim: int = DEFAULT_MAX_DIM,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        probe_batch: int | None = None,
+        sync: bool = False,
+        budget: float | None = None,
     ) -> None:
-        layer_names = [layers] if isinstance(layers, str) else list(layers)
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        if reducer not in REDUCERS:
-            raise ValueError(f"reducer must be one of {REDUCERS}, got {reducer!r}")
-        if dtype not in ("float32", "float16"):
-            raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
-        if max_frames < 1:
-            raise ValueError(f"max_frames must be at least 1, got {max_frames!r}")
-        self._model = model
+        layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
+        _check_settings(
+            every, reducer, dtype, max_frames, max_dim, max_frame_bytes, probe_batch, budget
+        )
+        check_pool(pool, layer_names if model is not None else None)
         self._probe: Probe | None = None
-        self._hooks: LayerHooks | None = None
+        self._runner: ProbeRunner | None = None
         if model is not None:
             modules = resolve_layers(model, layer_names)
             if probe is None:
@@ -102,66 +118,136 @@ class Monitor(anywidget.AnyWidget):
                     "and y integer labels (or probe=x)"
                 )
             self._probe = Probe(probe, needs_model_input=True)
-            self._probe.to(device_of(model))
+            self._runner = ProbeRunner(model, modules, lambda name: pool_for(pool, name))
+            self._probe.follow(self._runner.inner)
         elif probe is not None:
             self._probe = Probe(probe, needs_model_input=False)
+        recorder = Recorder(record) if record is not None else None
         super().__init__(
             layers=layer_names, reducer=reducer, every=every, title=title, _uid=uuid.uuid4().hex
         )
-        self._dtype = dtype
-        self._strict = strict
-        self._next_seq = 0  # taken only by frames that were encoded: no gaps for views to miss
-        self._displayed = False
-        self._views: set[str] = set()
-        self._views_closed = False  # True once every view that said hello has said bye
-        self._snapshots: dict[int, Snapshot] = {}
+        self._pool = pool
+        self._probe_batch = probe_batch or DEFAULT_PROBE_BATCH
+        self._sync = sync
+        self._recorder = recorder
+        self._closed = False
+        self._lock = threading.Lock()  # alerts and stats shared with the worker
+        self._alerts: list[Any] = []
+        self._undelivered: list[Any] = []  # alerts whose callbacks have not run yet
         self._alert_callbacks: list[Callable[[Any], Any]] = []
-        self.alerts: list[Any] = []
-        self.problems: list[str] = []
-        self._problem_counts: dict[str, int] = {}
-        self._auditor = _make_auditor() if metrics else None
-        self._stream = FrameStream(
-            self._send_frames, max_frames=max_frames, max_bytes=max_bytes, on_trim=self._on_trim
+        self._capture_bytes: deque[int] = deque(maxlen=64)
+        self._log = ProblemLog(lambda text: self._channel.notice(text), strict=strict)
+        self._channel = ViewChannel(
+            lambda content, buffers=None: self.send(content, buffers),
+            max_frames=max_frames,
+            max_bytes=max_bytes,
+            on_problem=self._log.report,
+            on_trim=self._on_trim,
         )
-        self._recorder = Recorder(record) if record is not None else None
-        if model is not None:
-            self._hooks = LayerHooks(modules, self._hook_failed)
+        self._builder = FrameBuilder(
+            dtype=dtype,
+            max_dim=max_dim,
+            max_frame_bytes=max_frame_bytes,
+            auditor=_make_auditor(self._log.report) if metrics else None,
+            problem=self._log.report,
+        )
+        self._cadence = Cadence(every, budget)
+        self._worker: CaptureWorker | None = None  # started by the first capture
         self.on_msg(self._handle_message)
         self._ipython_events = notices.register(self)
-        if not self._esm_path_ok():
-            self._problem(
+        _LIVE.add(self)
+        if not (STATIC / "widget.js").exists():
+            self._log.report(
                 "the frontend bundle python/sentrycam/static/widget.js is missing, so no view can "
                 "be shown (capture, metrics and recording still work); run `npm run build`"
             )
 
-    # ---- public API -------------------------------------------------------------------------
+    # ---- what was captured ------------------------------------------------------------------
 
     @property
     def frames(self) -> list[Frame]:
-        """Frames still held in memory (oldest first), bounded by ``max_frames``/``max_bytes``."""
-        return list(self._stream.history)
+        """Frames held in memory (oldest first), bounded by ``max_frames``/``max_bytes``.
 
-    def step(self, step: int, **scalars: Any) -> list[Frame]:
+        Waits for the background thread to finish the captures handed to it.
+        """
+        self._settle()
+        return self._channel.history()
+
+    @property
+    def alerts(self) -> list[Any]:
+        """Every alert raised so far (waits for the background thread, like ``frames``)."""
+        self._settle()
+        return self._alerts
+
+    @property
+    def problems(self) -> list[str]:
+        """The problems sentrycam worked around, in plain words (waits like ``frames``)."""
+        self._settle()
+        return self._log.messages
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """How monitoring runs: captures, cadence, time on the training thread, backpressure."""
+        c = self._cadence
+        busy = self._worker.busy_s if self._worker is not None else []
+        with self._lock:
+            sizes = list(self._capture_bytes)
+        return {
+            "captures": c.captures,
+            "every": c.every,
+            "effective_every": c.effective_every,
+            "budget": c.budget,
+            "sync": self._sync,
+            "train_thread_ms": _median_ms(c.train_thread_s),
+            "waited_ms": c.waited_s * 1e3,
+            "worker_ms": _median_ms(busy),
+            "queued": self._worker.pending if self._worker is not None else 0,
+            "bytes_per_capture": int(statistics.median(sizes)) if sizes else 0,
+            "frames_sent": self._channel.stream.sent_frames,
+        }
+
+    # ---- capture ----------------------------------------------------------------------------
+
+    def step(self, step: int, **scalars: Any) -> None:
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
-        if self._model is None or self._hooks is None or self._probe is None:
+        step = _step_number(step)
+        self._deliver()
+        if self._runner is None or self._probe is None:
             raise RuntimeError(
                 "step() needs a model and a probe: Monitor(model, layers=[...], probe=(x, y)); "
                 "without a model use cam.log(step, {name: array})"
             )
-        if int(step) % self.every != 0:
-            self._stream.flush_due()  # frames batched during a burst leave within ~20 ms
-            return []
         try:
-            self._probe.to(device_of(self._model))  # the model may have moved since
-            outputs, model_output = self._hooks.run(self._model, self._probe)
+            if self._cadence.due(step):
+                self._capture_step(step, scalars)
+            elif self._sync:
+                self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
+        finally:
+            self._cadence.left()
+
+    def _capture_step(self, step: int, scalars: dict[str, Any]) -> None:
+        assert self._runner is not None and self._probe is not None
+        t0 = time.perf_counter()
+        try:
+            self._probe.follow(self._runner.inner)  # the model may have moved since
+            run = self._runner.run(self._probe, self._probe_batch)
         except Exception as exc:  # the training loop must go on
-            self._problem(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
-            return []
-        preds = _predictions(model_output, self._probe.n)
-        missing = [name for name in self.layers if name not in outputs]
-        if missing:
-            self._problem(f"step {step}: no output was captured for layer(s) {missing}")
-        return self._emit(int(step), outputs, self._probe.labels, preds, None, scalars)
+            self._log.report(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
+            return
+        for problem in run.problems:
+            self._log.report(f"step {step}: {problem}")
+        layers = {
+            name: LayerCapture(pooled, labels=self._probe.labels, preds=run.preds)
+            for name, pooled in run.layers.items()
+        }
+        capture = Capture(
+            step,
+            layers,
+            self._clean_scalars(step, scalars),
+            self._cadence.effective_every,
+            run.ready,
+        )
+        self._hand_over(capture, t0)
 
     def log(
         self,
@@ -172,21 +258,98 @@ class Monitor(anywidget.AnyWidget):
         *,
         ids: Any = None,
         **scalars: Any,
-    ) -> list[Frame]:
-        """Send one frame per entry of ``activations`` ({layer name: array-like (n, d)})."""
+    ) -> None:
+        """Capture one frame per entry of ``activations`` ({layer name: array-like, one row per
+        sample; more dimensions are pooled like a layer output})."""
+        step = _step_number(step)
         if not isinstance(activations, Mapping):
             raise TypeError(
                 f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"
             )
+        self._deliver()
+        t0 = time.perf_counter()
         if labels is None and self._probe is not None:
             labels = self._probe.labels
-        for name in activations:
+        layers: dict[str, LayerCapture] = {}
+        for key, values in activations.items():
+            name = str(key)
             if name not in self.layers:
-                self.layers = [*self.layers, str(name)]
-        return self._emit(int(step), dict(activations), labels, preds, ids, scalars)
+                self.layers = [*self.layers, name]
+            try:
+                pooled = _private_rows(
+                    pool_output(_array(values, name), pool_for(self._pool, name)), values
+                )
+            except Exception as exc:  # bad input must not stop training
+                self._log.report(f"step {step}: {exc}; this layer's frame was not sent", exc)
+                continue
+            n = int(pooled.rows.shape[0])
+            layers[name] = LayerCapture(
+                pooled,
+                labels=self._int_vector(labels, "labels", n, step, name),
+                preds=self._int_vector(preds, "preds", n, step, name),
+                ids=self._int_vector(ids, "ids", n, step, name),
+            )
+        self._hand_over(Capture(step, layers, self._clean_scalars(step, scalars)), t0)
+
+    def _hand_over(self, capture: Capture, t0: float) -> None:
+        """Give a capture to the background thread (or process it here when ``sync=True``)."""
+        if self._closed:
+            self._log.report(
+                f"step {capture.step}: this monitor is closed; the capture was not kept"
+            )
+            return
+        waited = 0.0
+        if self._sync:
+            self._process(capture)
+            self._deliver()
+        else:
+            if self._worker is None:
+                self._worker = CaptureWorker(
+                    self._process, self._channel.flush_due, on_error=self._worker_failed
+                )
+            waited = self._worker.submit(capture)
+        busy = self._worker.busy_s if self._worker is not None else []
+        worker_s = statistics.median(busy) if busy and not self._sync else None
+        self._cadence.captured(capture.step, time.perf_counter() - t0, waited, worker_s)
+
+    def _process(self, capture: Capture) -> None:
+        """Metrics, alerts, encoding, recording and sending of one capture (background thread)."""
+        frames, alerts = self._builder.build(capture)
+        if self._recorder is not None:
+            for frame in frames:
+                try:
+                    self._recorder.write(frame)
+                except Exception as exc:  # disk full etc. must not stop training
+                    self._log.report(f"recording to {self._recorder.path} failed: {exc}")
+        self._channel.push(frames)
+        with self._lock:
+            self._capture_bytes.append(sum(f.nbytes for f in frames))
+            self._alerts.extend(alerts)
+            self._undelivered.extend(alerts)
+        self._channel.send_alerts(alerts)
+
+    def _deliver(self) -> None:
+        """On the training thread: warnings of background problems, then ``on_alert`` callbacks."""
+        self._log.warn_pending()
+        if not self._undelivered:
+            return
+        with self._lock:
+            alerts, self._undelivered = self._undelivered, []
+        for alert in alerts:
+            for fn in list(self._alert_callbacks):
+                fn(alert)
+
+    def _settle(self) -> None:
+        """Wait for the background thread to finish what it was given (a no-op inside it)."""
+        if self._worker is not None:
+            self._worker.join()
+
+    # ---- alerts, exports, lifecycle ---------------------------------------------------------
 
     def on_alert(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        """Call ``fn(alert)`` synchronously inside ``step``/``log`` for every new alert."""
+        """Call ``fn(alert)`` on the training thread for every new alert: at the next
+        ``step()``/``log()`` after the alert was computed, or in ``flush()``/``close()``
+        (inside the same step with ``sync=True``). Its exceptions propagate to that call."""
         self._alert_callbacks.append(fn)
         return fn
 
@@ -196,29 +359,18 @@ class Monitor(anywidget.AnyWidget):
         Never blocks: the file is written when the view's reply reaches the kernel, which happens
         once the current cell has finished. See the README for the exact semantics.
         """
-        snap = Snapshot(path=Path(path), format=snapshot_format(path, format))
-        if not self._displayed:
-            snap.state = "failed"
-            snap.error = (
-                "no view of this monitor is displayed, so there is nothing to render. Display it "
-                "first (make the monitor the last expression of a cell), then call snapshot again."
-            )
-            self._problem(f"snapshot {snap.path}: {snap.error}")
-            return snap
-        if self._views_closed:
-            snap.state = "failed"
-            snap.error = "every view of this monitor was closed; display it again first"
-            self._problem(f"snapshot {snap.path}: {snap.error}")
-            return snap
-        self._snapshots[snap.id] = snap
-        self.send({"type": "snapshot", "id": snap.id, "format": snap.format})
-        return snap
+        self.flush()
+        return self._channel.request_snapshot(path, format)
+
+    def pending_snapshots(self) -> list[Snapshot]:
+        """Snapshots requested from a view and not yet answered."""
+        return list(self._channel.snapshots.values())
 
     def save_html(self, path: str | os.PathLike[str], title: str | None = None) -> Path:
         """Write a standalone HTML page of the frames held in memory (works offline, no kernel)."""
         return write_html(
             path,
-            self._stream.history,
+            self.frames,
             alerts=self.alerts,
             layers=list(self.layers),
             reducer=self.reducer,
@@ -243,34 +395,37 @@ class Monitor(anywidget.AnyWidget):
         for frame in iter_recording(path):
             if frame.layer not in layers:
                 layers.append(frame.layer)
-            new = []
             if frame.scalars and frame.step != last_scalar_step:
-                new += engine.update(frame.step, None, frame.scalars)
+                cam._alerts += engine.update(frame.step, None, frame.scalars)
                 last_scalar_step = frame.step
-            new += engine.update(frame.step, frame.layer, frame.metrics)
-            cam.alerts.extend(new)
-            cam._next_seq = max(cam._next_seq, frame.seq + 1)
-            cam._stream.push([frame], send=False)
+            cam._alerts += engine.update(frame.step, frame.layer, frame.metrics)
+            cam._builder.next_seq = max(cam._builder.next_seq, frame.seq + 1)
+            cam._channel.push([frame], send=False)
         cam.layers = layers
         return cam
 
     def flush(self) -> None:
-        """Send every frame not yet sent (called automatically after each cell)."""
-        self._stream.flush()
+        """Return once everything captured so far is encoded, recorded and sent; then run the
+        ``on_alert`` callbacks of new alerts (called automatically after each cell)."""
+        self._settle()
+        self._channel.flush()
+        self._deliver()
 
     def close(self) -> None:
-        """Remove the hooks, send what is pending and close the recording; views stay usable."""
-        hooks = getattr(self, "_hooks", None)  # also safe on a half-constructed monitor
-        if hooks is not None:
-            hooks.remove()
-            self._hooks = None
-        self._model = None
-        if hasattr(self, "_stream"):
-            self._stream.flush()
-        if getattr(self, "_recorder", None) is not None:
+        """Finish what was captured (recorded, sent), close the recording; views stay usable."""
+        if getattr(self, "_closed", True):
+            return  # closed already, or a half-constructed monitor
+        self._closed = True
+        self._runner = None
+        if self._worker is not None:
+            self._worker.stop(CLOSE_TIMEOUT_S)
+        self._channel.flush()
+        if self._recorder is not None:
             self._recorder.close()
-        notices.unregister(getattr(self, "_ipython_events", None))
+        notices.unregister(self._ipython_events)
         self._ipython_events = None
+        _LIVE.discard(self)
+        self._deliver()
 
     def __enter__(self) -> Monitor:
         return self
@@ -279,106 +434,20 @@ class Monitor(anywidget.AnyWidget):
         self.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        self._displayed = True
-        self._views_closed = False  # a new view is on its way
+        self._channel.displayed = True
+        self._channel.views_closed = False  # a new view is on its way
         return super()._repr_mimebundle_(**kwargs)
 
-    # ---- capture → frames -------------------------------------------------------------------
+    # ---- helpers ----------------------------------------------------------------------------
 
-    def _emit(
-        self,
-        step: int,
-        arrays: dict[str, Any],
-        labels: Any,
-        preds: Any,
-        ids: Any,
-        scalars: dict[str, Any],
-    ) -> list[Frame]:
-        clean_scalars = self._clean_scalars(step, scalars)
-        frames: list[Frame] = []
-        new_alerts: list[Any] = []
-        if self._auditor is not None and clean_scalars:
-            new_alerts += self._audit_scalars(step, clean_scalars)
-        for layer, values in arrays.items():
-            made = self._make_frame(step, str(layer), values, labels, preds, ids, clean_scalars)
-            if made is not None:
-                frames.append(made[0])
-                new_alerts += made[1]
-        for frame in frames:
-            if self._recorder is not None:
-                try:
-                    self._recorder.write(frame)
-                except Exception as exc:  # disk full etc. must not stop training
-                    self._problem(f"recording to {self._recorder.path} failed: {exc}")
-        self._stream.push(frames)
-        self._publish_alerts(new_alerts)
-        return frames
-
-    def _make_frame(
-        self,
-        step: int,
-        layer: str,
-        values: Any,
-        labels: Any,
-        preds: Any,
-        ids: Any,
-        scalars: dict[str, float],
-    ) -> tuple[Frame, list[Any]] | None:
-        try:
-            x = as_matrix(values, layer)
-        except Exception as exc:  # bad input must not stop training
-            self._problem(f"step {step}: {exc}; this layer's frame was not sent", exc)
-            return None
-        n = x.shape[0]
-        label_vec = self._int_vector(labels, "labels", n, step, layer)
-        pred_vec = self._int_vector(preds, "preds", n, step, layer)
-        id_vec = self._int_vector(ids, "ids", n, step, layer)
-        if id_vec is None:
-            id_vec = np.arange(n, dtype=np.int32)
-        nonfinite = count_nonfinite(x)
-        hint = ""
-        if self._dtype == "float16":  # values beyond ±65504 become ±Inf on the wire
-            with np.errstate(over="ignore"):
-                wire = count_nonfinite(x.astype(np.float16))
-            if wire > nonfinite:
-                hint = " (beyond float16's range of ±65504: use dtype='float32')"
-            nonfinite = wire
-        if nonfinite:
-            self._problem(
-                f"step {step}, layer {layer!r}: {nonfinite} non-finite activation value(s) "
-                f"(NaN/Inf){hint}; the frame is sent and those points are flagged in the view"
-            )
-        metrics: dict[str, float] = {}
-        alerts: list[Any] = []
-        if self._auditor is not None:
-            metrics, alerts = self._audit(step, layer, values, x, label_vec, pred_vec)
-        try:
-            data = encode_frame(
-                seq=self._next_seq,
-                step=step,
-                layer=layer,
-                x=x,
-                ids=id_vec,
-                labels=label_vec,
-                preds=pred_vec,
-                scalars=scalars,
-                metrics=metrics,
-                nonfinite=nonfinite,
-                dtype=self._dtype,
-            )
-            frame = decode_frame(data)
-            self._next_seq += 1
-        except Exception as exc:  # an encoding bug must not stop training
-            self._problem(f"step {step}, layer {layer!r}: encoding the frame failed: {exc}", exc)
-            return None
-        frame.metrics = metrics
-        return frame, alerts
+    def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        self._channel.handle(content, buffers, self._alerts)
 
     def _int_vector(self, values: Any, name: str, n: int, step: int, layer: str) -> Any:
         try:
             return as_int_vector(values, name, n)
         except Exception as exc:  # bad input must not stop training
-            self._problem(f"step {step}, layer {layer!r}: {exc}; sent without {name}", exc)
+            self._log.report(f"step {step}, layer {layer!r}: {exc}; sent without {name}", exc)
             return None
 
     def _clean_scalars(self, step: int, scalars: dict[str, Any]) -> dict[str, float]:
@@ -387,151 +456,122 @@ class Monitor(anywidget.AnyWidget):
             try:
                 clean[key] = float(value.item() if hasattr(value, "item") else value)
             except Exception as exc:  # bad input must not stop training
-                self._problem(f"step {step}: scalar {key}={value!r} is not a number ({exc})")
+                self._log.report(f"step {step}: scalar {key}={value!r} is not a number ({exc})")
         return clean
 
-    # ---- metrics and alerts -----------------------------------------------------------------
-
-    def _audit(self, step: int, layer: str, raw: Any, x: np.ndarray, labels: Any, preds: Any):
-        assert self._auditor is not None
-        source = raw if _is_torch(raw) else x
-        torch = sys.modules.get("torch")
-        if torch is not None and not _is_torch(source):
-            # In a PyTorch process, NumPy's BLAS threads spin against torch's and slow every
-            # training step several-fold; torch on the same (CPU) memory avoids that.
-            source = torch.from_numpy(x)
-        if _is_torch(source) and source.dim() != 2:
-            source = source.reshape(source.shape[0], -1)
-        try:
-            return self._auditor.observe(step, layer, source, labels=labels, preds=preds)
-        except Exception as exc:  # metrics must never stop training
-            self._problem(f"step {step}, layer {layer!r}: computing metrics failed: {exc}")
-            return {}, []
-
-    def _audit_scalars(self, step: int, scalars: dict[str, float]) -> list[Any]:
-        assert self._auditor is not None
-        try:
-            return list(self._auditor.observe_scalars(step, scalars))
-        except Exception as exc:
-            self._problem(f"step {step}: checking scalars failed: {exc}")
-            return []
-
-    def _publish_alerts(self, new_alerts: list[Any]) -> None:
-        if not new_alerts:
-            return
-        self.alerts.extend(new_alerts)
-        self.send({"type": "alerts", "alerts": [_alert_dict(a) for a in new_alerts]})
-        for alert in new_alerts:
-            for fn in list(self._alert_callbacks):
-                fn(alert)
-
-    # ---- messages ---------------------------------------------------------------------------
-
-    def _send_frames(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        self.send(content, buffers)
-
-    def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        if kind == "hello":
-            self._views.add(str(content.get("view", "")))
-            self._views_closed = False
-            self._displayed = True
-            have = content.get("have", -1)
-            self._stream.replay(have if isinstance(have, list) else int(have))
-            if self.alerts:
-                self.send({"type": "alerts", "alerts": [_alert_dict(a) for a in self.alerts]})
-        elif kind == "bye":
-            self._views.discard(str(content.get("view", "")))
-            self._views_closed = not self._views
-        elif kind == "snapshot":
-            self._receive_snapshot(content, buffers)
-
-    def _receive_snapshot(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        snap = self._snapshots.get(int(content.get("id", -1)))
-        if snap is None or snap.done:
-            return  # a second view answered the same request
-        if content.get("ok") and buffers:
-            try:
-                write_snapshot(snap, bytes(buffers[0]))
-            except Exception as exc:
-                snap.state, snap.error = "failed", str(exc)
-        else:
-            snap.state = "failed"
-            snap.error = str(content.get("error") or "the view could not render an image")
-        if snap.state == "failed":
-            self._problem(f"snapshot {snap.path}: {snap.error}")
-        del self._snapshots[snap.id]
-
-    def pending_snapshots(self) -> list[Snapshot]:
-        """Snapshots requested from a view and not yet answered."""
-        return list(self._snapshots.values())
-
-    # ---- problems -----------------------------------------------------------------------------
-
-    def _problem(self, message: str, exc: BaseException | None = None) -> None:
-        """Tell the user in plain words, keep a record, and keep training going (unless strict)."""
-        if self._strict and exc is not None:
-            raise exc
-        # A problem that recurs every capture (NaN after divergence, say) is told the first few
-        # times and then every 100th, with a count: no flood of warnings or messages.
-        kind = re.sub(r"\d+", "#", message)
-        seen = self._problem_counts[kind] = self._problem_counts.get(kind, 0) + 1
-        if seen > PROBLEM_REPEATS and seen % 100:
-            return
-        if seen > PROBLEM_REPEATS:
-            message = f"{message} (seen {seen} times)"
-        self.problems.append(message)
-        warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=3)
-        with contextlib.suppress(Exception):  # no comm (closed widget): the warning was given
-            self.send({"type": "notice", "level": "warning", "text": message})
-
-    def _hook_failed(self, layer: str, exc: BaseException) -> None:
-        self._problem(f"the hook on layer {layer!r} failed ({type(exc).__name__}: {exc})")
+    def _worker_failed(self, exc: BaseException) -> None:
+        self._log.report(
+            f"the background thread hit a bug and went on ({type(exc).__name__}: {exc})"
+        )
 
     def _on_trim(self, frame: Frame) -> None:
-        if self._stream.trimmed_frames == 1:
+        if self._channel.stream.trimmed_frames == 1:
             where = (
                 f"all frames are kept in {self._recorder.path}"
                 if self._recorder is not None
                 else "pass record='run.arrows' to keep every frame on disk"
             )
-            self._problem(
+            self._log.report(
                 f"the in-memory history is full (max_frames/max_bytes); frames older than step "
                 f"{frame.step} are no longer held in cam.frames or replayed to new views ({where})"
             )
 
-    def _esm_path_ok(self) -> bool:
-        return (STATIC / "widget.js").exists()
+
+def _check_settings(
+    every: Any,
+    reducer: str,
+    dtype: str,
+    max_frames: int,
+    max_dim: Any,
+    max_frame_bytes: Any,
+    probe_batch: Any,
+    budget: Any,
+) -> None:
+    """Raise ``ValueError`` for a setting that cannot work, before training starts."""
+    if not _positive_int(every):
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    if reducer not in REDUCERS:
+        raise ValueError(f"reducer must be one of {REDUCERS}, got {reducer!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if not _positive_int(max_frames):
+        raise ValueError(f"max_frames must be at least 1, got {max_frames!r}")
+    if not _positive_int(max_dim) or max_dim < 2:
+        raise ValueError(f"max_dim must be an integer of at least 2, got {max_dim!r}")
+    if not _positive_int(max_frame_bytes) or max_frame_bytes < MIN_FRAME_BYTES:
+        raise ValueError(
+            f"max_frame_bytes must be an integer of at least {MIN_FRAME_BYTES:,}, "
+            f"got {max_frame_bytes!r}"
+        )
+    if probe_batch is not None and not _positive_int(probe_batch):
+        raise ValueError(f"probe_batch must be a positive integer or None, got {probe_batch!r}")
+    if budget is not None and not (isinstance(budget, int | float) and 0 < budget < 1):
+        raise ValueError(
+            "budget must be a share of the training time between 0 and 1 (e.g. 0.05), "
+            f"got {budget!r}"
+        )
 
 
-def _make_auditor() -> Any:
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+
+
+def _step_number(step: Any) -> int:
+    """``step`` as an int; ``TypeError`` unless it is an integer (Python, NumPy or a 0-d tensor)."""
+    if isinstance(step, bool | float | str) or not hasattr(type(step), "__index__"):
+        raise TypeError(
+            f"step must be an integer (the number of the training step), got {type(step).__name__} "
+            f"{step!r}; pass e.g. cam.step(step) with step from range(...) or trainer.global_step"
+        )
+    try:
+        return operator.index(step)
+    except TypeError as exc:  # e.g. a float tensor
+        raise TypeError(f"step must be an integer, got {step!r}") from exc
+
+
+def _array(values: Any, name: str) -> Any:
+    """A tensor or NumPy array for ``log()`` (lists, JAX arrays ... become NumPy), numeric."""
+    arr = values if is_tensor(values) or isinstance(values, np.ndarray) else to_numpy(values, name)
+    check_numeric(arr.dtype, name)
+    return arr
+
+
+def _private_rows(pooled: Pooled, given: Any) -> Pooled:
+    """``pooled`` with rows the caller cannot change any more (``log()`` may get a buffer that the
+    training loop reuses): copied when they share memory with ``given``; moved to the CPU."""
+    rows = pooled.rows
+    if is_tensor(rows):
+        if rows.device.type != "cpu":
+            rows = rows.cpu()
+        elif (
+            is_tensor(given)
+            and rows.untyped_storage().data_ptr() == given.untyped_storage().data_ptr()
+        ):
+            rows = rows.clone()
+    elif isinstance(given, np.ndarray) and np.shares_memory(rows, given):
+        rows = rows.copy()
+    return Pooled(rows, pooled.method, pooled.layout, pooled.shape)
+
+
+def _median_ms(values: Any) -> float:
+    values = list(values)
+    return statistics.median(values) * 1e3 if values else 0.0
+
+
+def _make_auditor(on_problem: Callable[[str], Any]) -> Any:
     try:
         from .audit import Auditor
     except ImportError:
         return None
-    return Auditor()
+    return Auditor(on_problem=on_problem)
 
 
-def _alert_dict(alert: Any) -> dict[str, Any]:
-    if hasattr(alert, "to_dict"):
-        d = dict(alert.to_dict())
-    else:
-        d = {k: getattr(alert, k, None) for k in ("step", "layer", "metric", "message", "severity")}
-    for key, value in list(d.items()):
-        if isinstance(value, float) and not math.isfinite(value):
-            d[key] = None
-    return d
+_LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()
 
 
-def _is_torch(value: Any) -> bool:
-    return hasattr(value, "detach") and hasattr(value, "dim")
-
-
-def _predictions(output: Any, n: int) -> Any:
-    """Class predictions from a model output of shape (n, classes), else ``None``."""
-    tensor = first_tensor(output)
-    if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
-        return None
-    return tensor.argmax(dim=1)
+@atexit.register
+def _close_live_monitors() -> None:
+    """At interpreter exit, finish what live monitors captured (recordings complete)."""
+    for cam in list(_LIVE):
+        with contextlib.suppress(Exception):
+            cam.close()

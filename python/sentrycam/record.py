@@ -22,8 +22,24 @@ class Recorder:
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab" if append else "wb")  # noqa: SIM115 - held open on purpose
+        folder = self.path.parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ValueError(
+                f"cannot record to {self.path}: the folder {folder} {what}; create it first or "
+                "choose another path"
+            )
+        if self.path.is_dir():
+            raise ValueError(
+                f"cannot record to {self.path}: it is a folder; name a file, e.g. "
+                f"{self.path / 'run.arrows'}"
+            )
+        try:
+            self._file = open(self.path, "ab" if append else "wb")  # noqa: SIM115 - held open on purpose
+        except OSError as exc:
+            raise ValueError(
+                f"cannot record to {self.path}: {exc.strerror or exc} (is the folder writable?)"
+            ) from exc
         self.frames = 0
 
     def write(self, frame: Frame) -> None:

@@ -55,10 +55,14 @@ class FrameStream:
         self._trim()
         self.flush_due()
 
-    def flush_due(self) -> None:
-        """Send what is pending if the pacing interval has passed (one clock read otherwise)."""
+    def flush_due(self) -> bool:
+        """Send what is pending if the pacing interval has passed (one clock read otherwise).
+
+        Returns True while frames still wait for their paced send.
+        """
         if self._pending and time.monotonic() - self._last_send >= MIN_SEND_INTERVAL_S:
             self.flush()
+        return bool(self._pending)
 
     def flush(self) -> None:
         """Send every frame not yet sent."""

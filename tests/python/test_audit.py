@@ -10,6 +10,7 @@ import pytest
 
 import sentrycam.audit as audit
 import sentrycam.metrics as metrics
+from sentrycam import SentrycamWarning
 
 Auditor = audit.Auditor
 
@@ -42,7 +43,7 @@ def test_observe_never_raises_on_bad_data(case):
 
 def test_garbage_degrades_to_warning_and_nan_dict():
     aud = Auditor()
-    with pytest.warns(RuntimeWarning, match="sentrycam"):
+    with pytest.warns(SentrycamWarning, match="sentrycam"):
         m, new = aud.observe(0, "fc", "not an array")
     assert new == [] and all(math.isnan(v) for v in m.values())
     m, _ = aud.observe(1, "fc", np.ones((4, 3)), labels=object())  # unusable labels: ignored
@@ -124,6 +125,6 @@ def test_engine_error_is_contained(monkeypatch):
         raise RuntimeError("engine bug")
 
     monkeypatch.setattr(aud.engine, "update", boom)
-    with pytest.warns(RuntimeWarning, match="alert engine"):
+    with pytest.warns(SentrycamWarning, match="alert engine"):
         m, new = aud.observe(0, "fc", RNG.standard_normal((10, 3)))
     assert new == [] and m["n_valid"] == 10

@@ -51,12 +51,14 @@ def test_probe_runs_without_gradients(mlp, probe):
     assert all(p.grad is None for p in mlp.parameters())
 
 
-def test_conv_outputs_are_flattened_per_sample():
+def test_conv_outputs_are_flattened_per_sample_on_request():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
-    cam = sentrycam.Monitor(model, layers=["1"], probe=torch.randn(10, 1, 8, 8), every=1)
+    cam = sentrycam.Monitor(
+        model, layers=["1"], probe=torch.randn(10, 1, 8, 8), every=1, pool="flatten"
+    )
     cam.step(0)
     assert cam.frames[0].x.shape == (10, 4 * 6 * 6)
-    assert cam.frames[0].labels is None
+    assert cam.frames[0].labels is None and cam.frames[0].pool == "flatten"
 
 
 def test_unknown_layer_lists_available_names(mlp, probe):
@@ -110,7 +112,7 @@ def test_non_finite_activations_are_delivered_and_flagged(probe, sent):
     cam = capture(sentrycam.Monitor(model, layers=["0"], probe=probe, every=1), sent)
     with pytest.warns(SentrycamWarning, match="non-finite"):
         cam.step(0)
-    cam.flush()
+        cam.flush()
     assert cam.frames[0].nonfinite == 2
     assert len(sent.frame_seqs()) == 1
     assert any("non-finite" in c["text"] for c, _ in sent.of_type("notice"))
@@ -136,21 +138,24 @@ def test_exception_in_a_hook_warns_and_training_goes_on(probe):
     with pytest.warns(SentrycamWarning, match="odd"):
         cam.step(0)
     assert [f.layer for f in cam.frames] == ["fc"]
-    assert any("hook on layer 'odd'" in p for p in cam.problems)
+    assert any("layer 'odd': output of type str holds no tensor" in p for p in cam.problems)
 
 
 def test_exception_while_encoding_warns_and_training_goes_on(mlp, probe, monkeypatch):
-    import sentrycam.monitor as mon
+    import sentrycam.builder as builder
 
-    def boom(**kwargs):
+    def boom(frame, dtype):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(mon, "encode_frame", boom)
+    monkeypatch.setattr(builder, "encode", boom)
     cam = sentrycam.Monitor(mlp, layers=["act1"], probe=probe, every=1)
     with pytest.warns(SentrycamWarning, match="encoding the frame failed: disk on fire"):
-        assert cam.step(0) == []
+        cam.step(0)
+        cam.flush()
+    assert cam.frames == []
     monkeypatch.undo()
-    assert len(cam.step(1)) == 1
+    cam.step(1)
+    assert [(f.seq, f.step) for f in cam.frames] == [(0, 1)]
 
 
 def test_exception_inside_the_model_warns_and_training_goes_on(probe):
@@ -167,14 +172,19 @@ def test_exception_inside_the_model_warns_and_training_goes_on(probe):
     model = Flaky()
     cam = sentrycam.Monitor(model, layers=["fc"], probe=probe, every=1)
     with pytest.warns(SentrycamWarning, match="running the probe failed"):
-        assert cam.step(0) == []
-    assert model.training
-
-
-def test_close_removes_the_hooks(mlp, probe):
-    with sentrycam.Monitor(mlp, layers=["act1", "fc2"], probe=probe, every=1) as cam:
-        assert len(mlp.act1._forward_hooks) == 1
         cam.step(0)
-    assert len(mlp.act1._forward_hooks) == 0 and len(mlp.fc2._forward_hooks) == 0
-    with pytest.raises(RuntimeError, match="log"):
+    assert model.training and cam.frames == []
+
+
+def test_hooks_exist_only_while_the_probe_runs(mlp, probe):
+    seen = []
+    mlp.act1.register_forward_hook(lambda m, i, o: seen.append(len(m._forward_hooks)))
+    with sentrycam.Monitor(mlp, layers=["act1", "fc2"], probe=probe, every=2) as cam:
+        assert len(mlp.act1._forward_hooks) == 1 and len(mlp.fc2._forward_hooks) == 0
+        cam.step(0)  # the probe pass: one more hook on act1 while it runs
+        mlp(probe[0])  # an ordinary training pass: only the user's hook
         cam.step(1)
+    assert seen == [2, 1]
+    assert len(mlp.act1._forward_hooks) == 1 and len(mlp.fc2._forward_hooks) == 0
+    with pytest.raises(RuntimeError, match="log"):
+        cam.step(2)

@@ -1,0 +1,220 @@
+"""The frame builder: one capture (rows on the CPU) → metrics, alerts and encoded frames.
+
+This is the work the background thread does for each capture. Rows wider than ``max_dim`` (or too
+many bytes for ``max_frame_bytes``) travel as a fixed random projection (:mod:`.project`); the
+metrics are computed on the full width when that is affordable (``n x d`` up to
+:data:`EXACT_METRICS_MAX_VALUES`), otherwise on the projection.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .arrays import as_int_vector, count_nonfinite, is_tensor
+from .frames import Frame, encode
+from .pool import Pooled
+from .project import MIN_PROJECTED_DIM, Projector, plan_width
+
+EXACT_METRICS_MAX_VALUES = 1 << 24  # n x d up to this (64 MiB of float32): metrics on full width
+
+
+@dataclass
+class LayerCapture:
+    """One layer of one capture: pooled rows (on the CPU) and what belongs to each row."""
+
+    pooled: Pooled
+    labels: np.ndarray | None = None
+    preds: Any = None  # int vector, logits, or a CPU tensor still being copied from the GPU
+    ids: np.ndarray | None = None
+
+
+@dataclass
+class Capture:
+    """What the training thread hands to the background thread for one step."""
+
+    step: int
+    layers: dict[str, LayerCapture]
+    scalars: dict[str, float] = field(default_factory=dict)
+    every: int | None = None  # the capture cadence (None for ``log()``)
+    ready: Any = None  # a CUDA event: the non-blocking copies to the CPU are complete once it is
+
+
+class FrameBuilder:
+    """Turns captures into frames; owns the sequence numbers and the random projections."""
+
+    def __init__(
+        self,
+        *,
+        dtype: str,
+        max_dim: int,
+        max_frame_bytes: int,
+        auditor: Any,
+        problem: Callable[..., None],
+    ) -> None:
+        self.dtype = dtype
+        self.max_dim = max_dim
+        self.max_frame_bytes = max_frame_bytes
+        self.auditor = auditor
+        self._problem = problem
+        self.projector = Projector()
+        self.next_seq = 0  # taken only by frames that were encoded: no gaps for views to miss
+        self._told: set[tuple[str, str]] = set()
+
+    def build(self, capture: Capture) -> tuple[list[Frame], list[Any]]:
+        """The frames of ``capture`` (one per layer that could be encoded) and new alerts."""
+        if capture.ready is not None:
+            capture.ready.synchronize()
+        alerts: list[Any] = []
+        if self.auditor is not None and capture.scalars:
+            alerts += self._guard(
+                capture.step,
+                "checking scalars",
+                lambda: self.auditor.observe_scalars(capture.step, capture.scalars),
+                [],
+            )
+        frames = []
+        for layer, lc in capture.layers.items():
+            frame, new = self._frame(capture, layer, lc)
+            alerts += new
+            if frame is not None:
+                frames.append(frame)
+        return frames, alerts
+
+    def _frame(
+        self, capture: Capture, layer: str, lc: LayerCapture
+    ) -> tuple[Frame | None, list[Any]]:
+        step = capture.step
+        rows = lc.pooled.rows
+        n, d = (int(s) for s in rows.shape)
+        source = rows.numpy() if is_tensor(rows) else rows
+        preds = self._guard(
+            step, f"layer {layer!r}: predictions", lambda: as_int_vector(lc.preds, "preds", n), None
+        )
+        plan = plan_width(
+            n,
+            d,
+            max_dim=self.max_dim,
+            max_frame_bytes=self.max_frame_bytes,
+            bytes_per_value=self._value_bytes,
+        )
+        wire_dim = plan.dim if plan.dim is not None else min(d, self.max_dim)
+        wire = source if wire_dim == d else self._project(layer, rows, wire_dim)
+        exact = n * d <= EXACT_METRICS_MAX_VALUES
+        self._tell_width(layer, n, d, plan.dim, plan.reason, exact)
+        metrics, alerts = self._metrics(step, layer, source if exact else wire, lc.labels, preds)
+        if plan.dim is None:
+            return None, alerts
+        x, nonfinite = self._wire_values(step, layer, wire, count_nonfinite(source))
+        frame = Frame(
+            seq=self.next_seq,
+            step=step,
+            layer=layer,
+            x=x,
+            ids=lc.ids if lc.ids is not None else np.arange(n, dtype=np.int32),
+            labels=lc.labels,
+            preds=preds,
+            scalars=capture.scalars,
+            metrics=metrics,
+            nonfinite=nonfinite,
+            pool=lc.pooled.method,
+            shape=lc.pooled.shape,
+            projected_from=d if wire_dim != d else None,
+            every=capture.every,
+        )
+        try:
+            frame.ipc = encode(frame, self.dtype)
+        except Exception as exc:  # an encoding bug must not stop training
+            self._problem(f"step {step}, layer {layer!r}: encoding the frame failed: {exc}", exc)
+            return None, alerts
+        self.next_seq += 1
+        return frame, alerts
+
+    @property
+    def _value_bytes(self) -> int:
+        return 2 if self.dtype == "float16" else 4
+
+    def _project(self, layer: str, rows: Any, k: int) -> np.ndarray:
+        out = self.projector.project(layer, rows, k)
+        return out.numpy() if is_tensor(out) else np.ascontiguousarray(out, dtype=np.float32)
+
+    def _wire_values(
+        self, step: int, layer: str, wire: np.ndarray, source_bad: int
+    ) -> tuple[np.ndarray, int]:
+        """The values as they travel (float16-rounded when asked) and their non-finite count."""
+        x = np.ascontiguousarray(wire, dtype=np.float32)
+        nonfinite = count_nonfinite(x)
+        hint = ""
+        if self.dtype == "float16":  # values beyond ±65504 become ±Inf on the wire
+            with np.errstate(over="ignore"):
+                x = x.astype(np.float16).astype(np.float32)
+            wire_bad = count_nonfinite(x)
+            if wire_bad > nonfinite:
+                hint = " (beyond float16's range of ±65504: use dtype='float32')"
+            nonfinite = wire_bad
+        if nonfinite or source_bad:
+            self._problem(
+                f"step {step}, layer {layer!r}: {source_bad or nonfinite} non-finite activation "
+                f"value(s) (NaN/Inf){hint}; the frame is sent and those points are flagged in the "
+                "view"
+            )
+        return x, nonfinite
+
+    def _tell_width(
+        self, layer: str, n: int, d: int, dim: int | None, reason: str, exact: bool
+    ) -> None:
+        """Say once per layer (and cause) when the frame is projected for a bound, or refused."""
+        if not reason or (reason == "max_dim" and exact) or (layer, reason) in self._told:
+            return
+        self._told.add((layer, reason))
+        mib = n * d * self._value_bytes / 2**20
+        metrics = (
+            ""
+            if exact
+            else "; its metrics are computed on the projection (the full width is too large)"
+        )
+        if dim is None:
+            self._problem(
+                f"layer {layer!r}: frames of {n:,} points are refused: even at {MIN_PROJECTED_DIM} "
+                f"values per point they exceed max_frame_bytes={self.max_frame_bytes:,}; use a "
+                "smaller probe or raise max_frame_bytes (metrics and alerts still run)"
+            )
+        elif reason == "max_frame_bytes":
+            self._problem(
+                f"layer {layer!r}: {n:,} x {d:,} values ({mib:,.1f} MiB) exceed max_frame_bytes="
+                f"{self.max_frame_bytes:,}; frames travel as a fixed random projection to {dim} "
+                f"dimensions{metrics}. Raise max_frame_bytes, pass dtype='float16' or use a "
+                "smaller probe to send more"
+            )
+        else:
+            self._problem(
+                f"layer {layer!r}: {d:,} values per point exceed max_dim={self.max_dim}; frames "
+                f"travel as a fixed random projection to {dim} dimensions{metrics}"
+            )
+
+    def _metrics(
+        self, step: int, layer: str, x: np.ndarray, labels: Any, preds: Any
+    ) -> tuple[dict[str, float], list[Any]]:
+        if self.auditor is None:
+            return {}, []
+        torch = sys.modules.get("torch")
+        # In a PyTorch process, NumPy's BLAS threads spin against torch's and slow every training
+        # step several-fold; torch on the same (CPU) memory avoids that.
+        source = torch.from_numpy(np.ascontiguousarray(x)) if torch is not None else x
+        return self._guard(
+            step,
+            f"layer {layer!r}: computing metrics",
+            lambda: self.auditor.observe(step, layer, source, labels=labels, preds=preds),
+            ({}, []),
+        )
+
+    def _guard(self, step: int, what: str, fn: Callable[[], Any], fallback: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # metrics and alerts must never stop training
+            self._problem(f"step {step}: {what} failed: {exc}")
+            return fallback
