@@ -1,11 +1,13 @@
 """Capture cadence: every ``every`` steps, stretched when a time budget asks for it.
 
 With ``budget=b`` the cadence is stretched (to a multiple of ``every``, never below it) so that
-monitoring takes at most the share ``b`` of the training thread's time. Monitoring time per
-capture is what the training thread spent inside the capture plus the background thread's CPU
-time for it (which competes with training for the same cores); training time per step is the
-time between calls to ``step()``, less the time spent inside them. Both are measured as the run
-goes, with robust running estimates, so the cadence follows a model that speeds up or slows down.
+monitoring takes at most the share ``b`` of the training thread's wall time. The cost of a
+capture is measured as what it really costs the training loop: the wall time from one capture to
+the next, less the time the steps in between take without monitoring (measured on steps during
+which the background thread was idle). That counts the probe pass, any wait for the background
+thread, and the slowdown the background thread causes by competing for the same cores; it is
+never taken below the directly measured training-thread time plus the background thread's CPU
+time. Estimates are running medians, so the cadence follows a model that speeds up or slows down.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import statistics
 import time
 from collections import deque
 
-COST_WINDOW = 8  # captures in the running median of the monitoring cost
-STEP_EMA = 0.1  # weight of the newest training-step time in its running average
+COST_WINDOW = 5  # captures in the running median of the monitoring cost
+STEP_EMA = 0.05  # weight of the newest step time in the running average of a training step
 
 
 class Cadence:
@@ -30,38 +32,67 @@ class Cadence:
         self.train_thread_s: deque[float] = deque(maxlen=64)
         self.waited_s = 0.0
         self._costs: deque[float] = deque(maxlen=COST_WINDOW)
-        self._step_s: float | None = None
+        self._step_s: float | None = None  # a training step without monitoring, seconds
         self._last_step: int | None = None
         self._last_exit: float | None = None
         self._last_capture: int | None = None
+        self._last_capture_at = 0.0
+        self._direct_cost = 0.0  # training-thread + worker CPU seconds of the latest capture
 
-    def due(self, step: int) -> bool:
-        """Called on entry to ``step()``: whether this step captures."""
+    def due(self, step: int, worker_idle_since: float | None = None) -> bool:
+        """Called on entry to ``step()``: whether this step captures.
+
+        ``worker_idle_since``: when the background thread last became idle (``None``: there is
+        none, or it is idle since it started); ``math.inf`` while it is busy.
+        """
         now = time.perf_counter()
-        if self._last_exit is not None and self._last_step is not None and step > self._last_step:
-            per_step = (now - self._last_exit) / (step - self._last_step)
-            self._step_s = (
-                per_step
-                if self._step_s is None
-                else (1 - STEP_EMA) * self._step_s + STEP_EMA * per_step
-            )
+        last_exit, last_step = self._last_exit, self._last_step
+        if last_exit is not None and last_step is not None and step > last_step:
+            clean = worker_idle_since is None or worker_idle_since <= last_exit
+            if clean:
+                per_step = (now - last_exit) / (step - last_step)
+                s = self._step_s
+                self._step_s = per_step if s is None else (1 - STEP_EMA) * s + STEP_EMA * per_step
         self._last_step = step
         if step % self.every:
             return False
-        return self._last_capture is None or abs(step - self._last_capture) >= self.effective_every
+        if self._last_capture is None:
+            return True
+        steps = abs(step - self._last_capture)
+        if self.budget is not None:
+            self.effective_every = self._stretched(self._costs_with(self._open_cost(now, steps)))
+        return steps >= self.effective_every
 
     def left(self) -> None:
         """Called when ``step()`` returns: training time is measured from here."""
         self._last_exit = time.perf_counter()
 
-    def captured(self, step: int, train_s: float, waited_s: float, worker_s: float | None) -> None:
-        """Record one capture: training-thread seconds (incl. waiting) and the worker's CPU time."""
+    def captured(
+        self, step: int, start: float, train_s: float, waited_s: float, worker_s: float
+    ) -> None:
+        """Record one capture that started at ``start`` (``perf_counter``): its training-thread
+        seconds (waiting included), and the background thread's CPU seconds per capture."""
+        if self._last_capture is not None and self.budget is not None:
+            self._costs.append(self._open_cost(start, abs(step - self._last_capture)))
         self.captures += 1
         self._last_capture = step
+        self._last_capture_at = start
+        self._direct_cost = train_s + worker_s
         self.train_thread_s.append(train_s)
         self.waited_s += waited_s
-        self._costs.append(train_s + (worker_s or 0.0))
-        if self.budget is not None and self._step_s and self._step_s > 0:
-            cost = statistics.median(self._costs)
-            steps = cost * (1 - self.budget) / (self.budget * self._step_s)
-            self.effective_every = max(self.every, math.ceil(steps / self.every) * self.every)
+
+    def _open_cost(self, now: float, steps: int) -> float:
+        """What the latest capture has cost the loop so far (wall time beyond plain training)."""
+        excess = 0.0
+        if self._step_s is not None:
+            excess = (now - self._last_capture_at) - steps * self._step_s
+        return max(excess, self._direct_cost)
+
+    def _costs_with(self, latest: float) -> float:
+        return statistics.median([*self._costs, latest])
+
+    def _stretched(self, cost: float) -> int:
+        if self.budget is None or not self._step_s:
+            return self.every
+        steps = cost * (1 - self.budget) / (self.budget * self._step_s)
+        return max(self.every, math.ceil(steps / self.every) * self.every)

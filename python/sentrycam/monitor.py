@@ -218,7 +218,8 @@ class Monitor(anywidget.AnyWidget):
                 "without a model use cam.log(step, {name: array})"
             )
         try:
-            if self._cadence.due(step):
+            idle_since = self._worker.idle_since if self._worker is not None else None
+            if self._cadence.due(step, idle_since):
                 self._capture_step(step, scalars)
             elif self._sync:
                 self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
@@ -309,8 +310,8 @@ class Monitor(anywidget.AnyWidget):
                 )
             waited = self._worker.submit(capture)
         busy = self._worker.busy_s if self._worker is not None else []
-        worker_s = statistics.median(busy) if busy and not self._sync else None
-        self._cadence.captured(capture.step, time.perf_counter() - t0, waited, worker_s)
+        worker_s = statistics.median(busy[-8:]) if busy else 0.0
+        self._cadence.captured(capture.step, t0, time.perf_counter() - t0, waited, worker_s)
 
     def _process(self, capture: Capture) -> None:
         """Metrics, alerts, encoding, recording and sending of one capture (background thread)."""
