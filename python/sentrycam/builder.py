@@ -139,6 +139,9 @@ class FrameBuilder:
         return 2 if self.dtype == "float16" else 4
 
     def _project(self, layer: str, rows: Any, k: int) -> np.ndarray:
+        torch = sys.modules.get("torch")
+        if torch is not None and not is_tensor(rows):  # NumPy's BLAS threads would fight torch's
+            rows = torch.from_numpy(np.ascontiguousarray(rows))
         out = self.projector.project(layer, rows, k)
         return out.numpy() if is_tensor(out) else np.ascontiguousarray(out, dtype=np.float32)
 
