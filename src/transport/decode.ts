@@ -13,6 +13,10 @@ interface FrameMeta {
   scalars?: Record<string, number | null>;
   metrics?: Record<string, number | null>;
   nonfinite?: number;
+  pool?: string;
+  shape?: number[];
+  projected_from?: number | null;
+  every?: number | null;
 }
 
 /**
@@ -61,6 +65,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     scalars: numbers(meta.scalars),
     metrics: numbers(meta.metrics),
     nonFinite: meta.nonfinite ?? 0,
+    pool: meta.pool ?? "none",
+    shape: Array.isArray(meta.shape) ? meta.shape : [n, d],
+    projectedFrom: meta.projected_from ?? null,
+    every: meta.every ?? null,
   };
 }
 

@@ -22,4 +22,12 @@ export interface Frame {
   metrics: Record<string, number>;
   /** Number of non-finite values in x (kernel-reported; NaN/Inf rows are shown as such). */
   nonFinite: number;
+  /** How the layer output became one row per sample: "none", "mean", "max", "first", "last", "flatten", "callable". */
+  pool: string;
+  /** The layer output's shape before pooling, batch first. */
+  shape: number[];
+  /** The width before the kernel's fixed random projection (null when x is the layer's own width). */
+  projectedFrom: number | null;
+  /** The capture cadence in steps when this frame was taken (stretched by a budget); null for log(). */
+  every: number | null;
 }

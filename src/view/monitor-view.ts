@@ -11,6 +11,7 @@ import { Toolbar } from "./toolbar.ts";
 import { ResultCache } from "./result-cache.ts";
 import { MetricCharts } from "./charts.ts";
 import { AlertList } from "./alert-list.ts";
+import { captureNotes } from "./capture-notes.ts";
 
 export class MonitorView {
   private readonly root: HTMLElement;
@@ -290,6 +291,7 @@ export class MonitorView {
       parts.push(`${result.method.toUpperCase()} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
       if (result.excluded > 0) parts.push(`${result.excluded} non-finite row(s) excluded`);
       if (frame.nonFinite > 0) parts.push(`${frame.nonFinite} non-finite value(s)`);
+      parts.push(...captureNotes(frame));
       parts.push(...result.notes);
     } else {
       parts.push(store.received === 0 ? "waiting for the first frame…" : `${store.received} frame(s) received`);
@@ -304,6 +306,7 @@ export class MonitorView {
     const r = this.root;
     r.dataset.frames = String(this.state.store.received);
     r.dataset.step = this.onScreen ? String(this.onScreen.step) : "";
+    r.dataset.every = String(this.onScreen?.every ?? "");
     r.dataset.points = String(this.scatter.points);
     r.dataset.layer = this.layer;
     r.dataset.alerts = String(this.state.alerts.length);

@@ -42,7 +42,7 @@ window.runReduction = (n, d, count) =>
     const report: Report = { results: [], longTasks, inWorker: false, error: null, requestMs: [] };
     const frames: Frame[] = [];
     for (let f = 0; f < count; f++) {
-      frames.push({ seq: f, step: f * 10, layer: "big", n, d, ids: new Int32Array(n), labels: null, preds: null, x: clusters(n, d, f + 1, f * 0.05), scalars: {}, metrics: {}, nonFinite: 0 });
+      frames.push({ seq: f, step: f * 10, layer: "big", n, d, ids: new Int32Array(n), labels: null, preds: null, x: clusters(n, d, f + 1, f * 0.05), scalars: {}, metrics: {}, nonFinite: 0, pool: "none", shape: [n, d], projectedFrom: null, every: null });
     }
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) longTasks.push(e.duration);

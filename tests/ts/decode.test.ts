@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeFrame, FrameDecodeError, halfToFloat } from "../../src/transport/decode.ts";
+import { captureNotes } from "../../src/view/capture-notes.ts";
 
 const fixture = (name: string): Uint8Array => {
   const buf = readFileSync(path.join(import.meta.dirname, "..", "fixtures", name));
@@ -69,4 +70,19 @@ test("half-precision conversion", () => {
   assert.equal(halfToFloat(0x7c00), Infinity);
   assert.ok(Number.isNaN(halfToFloat(0x7e00)));
   assert.equal(halfToFloat(0x0001), 2 ** -24);
+});
+
+test("decodes how a frame was captured: pooling, original shape, projection, cadence", () => {
+  const f = decodeFrame(fixture("frame_pooled.arrows"));
+  assert.equal(f.pool, "mean");
+  assert.deepEqual(f.shape, [5, 2048, 4, 4]);
+  assert.equal(f.projectedFrom, 2048);
+  assert.equal(f.every, 20);
+  assert.deepEqual(captureNotes(f), ["every 20 steps", "mean of 2048×4×4", "random projection 2048→3"]);
+  const plain = decodeFrame(fixture("frame_f32.arrows"));
+  assert.equal(plain.pool, "none");
+  assert.deepEqual(plain.shape, [5, 3]);
+  assert.equal(plain.projectedFrom, null);
+  assert.equal(plain.every, null);
+  assert.deepEqual(captureNotes(plain), []);
 });

@@ -12,6 +12,7 @@ function frame(seq: number, layer = "h", step = seq, n = 4, d = 2): Frame {
   return {
     seq, step, layer, n, d, ids: new Int32Array(n), labels: null, preds: null,
     x: new Float32Array(n * d), scalars: { loss: 1 / (step + 1) }, metrics: { fisher: step, cka_prev: NaN }, nonFinite: 0,
+    pool: "none", shape: [n, d], projectedFrom: null, every: null,
   };
 }
 
