@@ -61,16 +61,24 @@ class Auditor:
         st.ref = tmp.prev
 
     def observe(
-        self, step: int, layer: str, x: Any, labels: Any = None, preds: Any = None
+        self,
+        step: int,
+        layer: str,
+        x: Any,
+        labels: Any = None,
+        preds: Any = None,
+        *,
+        projection: Any = None,
     ) -> tuple[dict[str, float], list[Alert]]:
         """Metrics of one frame of ``layer`` and the alerts newly raised by them.
 
         ``preds`` is accepted for the frame contract; the metrics do not use it yet.
+        ``projection``: see :func:`layer_metrics` (a layer too wide for exact metrics).
         """
         del preds
         st = self.state(layer)
         try:
-            metrics = layer_metrics(x, labels, st, tau=self.tau)
+            metrics = layer_metrics(x, labels, st, tau=self.tau, projection=projection)
         except Exception as exc:
             self.on_problem(f"step {step}, layer {layer!r}: computing metrics failed: {exc!r}")
             st.prev = None

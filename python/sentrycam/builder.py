@@ -106,7 +106,9 @@ class FrameBuilder:
         wire = source if wire_dim == d else self._project(layer, rows, wire_dim)
         exact = n * d <= EXACT_METRICS_MAX_VALUES
         self._tell_width(layer, n, d, plan.dim, plan.reason, exact)
-        metrics, alerts = self._metrics(step, layer, source if exact else wire, lc.labels, preds)
+        metrics, alerts = self._metrics(
+            step, layer, source, None if exact else wire, lc.labels, preds
+        )
         if plan.dim is None:
             return None, alerts
         x, nonfinite = self._wire_values(step, layer, wire, count_nonfinite(source))
@@ -139,10 +141,7 @@ class FrameBuilder:
         return 2 if self.dtype == "float16" else 4
 
     def _project(self, layer: str, rows: Any, k: int) -> np.ndarray:
-        torch = sys.modules.get("torch")
-        if torch is not None and not is_tensor(rows):  # NumPy's BLAS threads would fight torch's
-            rows = torch.from_numpy(np.ascontiguousarray(rows))
-        out = self.projector.project(layer, rows, k)
+        out = self.projector.project(layer, _torch_if_loaded(rows), k)
         return out.numpy() if is_tensor(out) else np.ascontiguousarray(out, dtype=np.float32)
 
     def _wire_values(
@@ -200,18 +199,18 @@ class FrameBuilder:
             )
 
     def _metrics(
-        self, step: int, layer: str, x: np.ndarray, labels: Any, preds: Any
+        self, step: int, layer: str, x: np.ndarray, projection: Any, labels: Any, preds: Any
     ) -> tuple[dict[str, float], list[Any]]:
+        """Metrics of ``x`` (on its ``projection`` where the full width is too large)."""
         if self.auditor is None:
             return {}, []
-        torch = sys.modules.get("torch")
-        # In a PyTorch process, NumPy's BLAS threads spin against torch's and slow every training
-        # step several-fold; torch on the same (CPU) memory avoids that.
-        source = torch.from_numpy(np.ascontiguousarray(x)) if torch is not None else x
+        source, projected = _torch_if_loaded(x), _torch_if_loaded(projection)
         return self._guard(
             step,
             f"layer {layer!r}: computing metrics",
-            lambda: self.auditor.observe(step, layer, source, labels=labels, preds=preds),
+            lambda: self.auditor.observe(
+                step, layer, source, labels=labels, preds=preds, projection=projected
+            ),
             ({}, []),
         )
 
@@ -221,3 +220,15 @@ class FrameBuilder:
         except Exception as exc:  # metrics and alerts must never stop training
             self._problem(f"step {step}: {what} failed: {exc}")
             return fallback
+
+
+def _torch_if_loaded(x: Any) -> Any:
+    """``x`` as a CPU tensor (sharing memory) when torch is loaded, else as it is.
+
+    In a PyTorch process, NumPy's BLAS threads spin against torch's and slowed every training
+    step several-fold in a measurement; torch on the same memory avoids that.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or x is None or is_tensor(x):
+        return x
+    return torch.from_numpy(np.ascontiguousarray(x))

@@ -33,6 +33,7 @@ class Cadence:
         self.waited_s = 0.0
         self._costs: deque[float] = deque(maxlen=COST_WINDOW)
         self._step_s: float | None = None  # a training step without monitoring, seconds
+        self._any_step_s: float | None = None  # the same over every step (until a clean one)
         self._last_step: int | None = None
         self._last_exit: float | None = None
         self._last_capture: int | None = None
@@ -48,11 +49,10 @@ class Cadence:
         now = time.perf_counter()
         last_exit, last_step = self._last_exit, self._last_step
         if last_exit is not None and last_step is not None and step > last_step:
-            clean = worker_idle_since is None or worker_idle_since <= last_exit
-            if clean:
-                per_step = (now - last_exit) / (step - last_step)
-                s = self._step_s
-                self._step_s = per_step if s is None else (1 - STEP_EMA) * s + STEP_EMA * per_step
+            per_step = (now - last_exit) / (step - last_step)
+            self._any_step_s = _ema(self._any_step_s, per_step)
+            if worker_idle_since is None or worker_idle_since <= last_exit:
+                self._step_s = _ema(self._step_s, per_step)
         self._last_step = step
         if step % self.every:
             return False
@@ -81,18 +81,28 @@ class Cadence:
         self.train_thread_s.append(train_s)
         self.waited_s += waited_s
 
+    @property
+    def step_s(self) -> float | None:
+        """Seconds of a training step without monitoring (until measured: of any step)."""
+        return self._step_s if self._step_s is not None else self._any_step_s
+
     def _open_cost(self, now: float, steps: int) -> float:
         """What the latest capture has cost the loop so far (wall time beyond plain training)."""
         excess = 0.0
-        if self._step_s is not None:
-            excess = (now - self._last_capture_at) - steps * self._step_s
+        if self.step_s is not None:
+            excess = (now - self._last_capture_at) - steps * self.step_s
         return max(excess, self._direct_cost)
 
     def _costs_with(self, latest: float) -> float:
         return statistics.median([*self._costs, latest])
 
     def _stretched(self, cost: float) -> int:
-        if self.budget is None or not self._step_s:
+        step_s = self.step_s
+        if self.budget is None or not step_s:
             return self.every
-        steps = cost * (1 - self.budget) / (self.budget * self._step_s)
+        steps = cost * (1 - self.budget) / (self.budget * step_s)
         return max(self.every, math.ceil(steps / self.every) * self.every)
+
+
+def _ema(average: float | None, value: float) -> float:
+    return value if average is None else (1 - STEP_EMA) * average + STEP_EMA * value

@@ -312,13 +312,18 @@ def layer_metrics(
     *,
     tau: float = DORMANT_TAU,
     k: int = KNN_K,
+    projection: Any = None,
 ) -> dict[str, float]:
     """All geometry metrics of one frame of one layer, as a flat ``{key: float}``.
 
     ``labels``: optional integer class per row (``None``: class metrics are NaN; a negative or
     NaN label marks a row as unlabelled, left out of the class metrics only). ``state``:
     updated in place so that the next call can compare against this frame; ``None`` computes the
-    single-frame metrics only.
+    single-frame metrics only. ``projection``: the rows of ``x`` under a random projection (a
+    layer too wide for exact metrics): the per-value, per-row and per-unit metrics
+    (``nonfinite_frac``, norms, ``dead_frac``, ``dormant_frac``) are still computed on ``x``,
+    which costs one pass over it; the rest (class geometry, rank, CKA, neighbours) on
+    ``projection``.
     """
     out = dict.fromkeys(METRIC_KEYS, _NAN)
     ops = _Ops(x)
@@ -343,6 +348,8 @@ def layer_metrics(
     out["dead_frac"] = float((ops.colmax(xv) <= 0).mean())
     unit = ops.colabsmean(xv)
     out["dormant_frac"] = float((unit <= tau * unit.mean()).mean())
+    if projection is not None:
+        xv = ops.take(ops.prepare(projection), rows)
 
     if labels is not None:
         lab = to_numpy(labels, "labels").reshape(-1)
