@@ -9,42 +9,36 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import operator
 import os
-import statistics
-import threading
 import time
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 
 from . import notices
-from .arrays import as_int_vector, check_numeric, is_tensor, to_numpy
+from .arrays import as_int_vector
 from .builder import Capture, FrameBuilder, LayerCapture
 from .cadence import Cadence
 from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRunner, resolve_layers
 from .channel import ViewChannel
 from .frames import Frame
 from .html import write_html
-from .pool import Pooled, check_pool, pool_for, pool_output
+from .pipeline import CapturePipeline
+from .pool import check_pool, pool_array, pool_for
 from .problems import ProblemLog, SentrycamWarning
-from .project import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES, MIN_FRAME_BYTES
+from .project import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES
 from .record import Recorder
+from .settings import check_settings, step_number
 from .snapshot import Snapshot
-from .worker import CaptureWorker
 
 __all__ = ["Monitor", "SentrycamWarning"]
 
 STATIC = Path(__file__).parent / "static"
-REDUCERS = ("umap", "pca")
-DTYPES = ("float32", "float16")
 CLOSE_TIMEOUT_S = 60.0  # close() and interpreter exit wait this long for queued captures
 
 # Shown instead of the view when the package was installed without its frontend bundle.
@@ -104,7 +98,7 @@ class Monitor(anywidget.AnyWidget):
         budget: float | None = None,
     ) -> None:
         layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
-        _check_settings(
+        check_settings(
             every, reducer, dtype, max_frames, max_dim, max_frame_bytes, probe_batch, budget
         )
         check_pool(pool, layer_names if model is not None else None)
@@ -130,12 +124,7 @@ class Monitor(anywidget.AnyWidget):
         self._probe_batch = probe_batch or DEFAULT_PROBE_BATCH
         self._sync = sync
         self._recorder = recorder
-        self._closed = False
-        self._lock = threading.Lock()  # alerts and stats shared with the worker
-        self._alerts: list[Any] = []
-        self._undelivered: list[Any] = []  # alerts whose callbacks have not run yet
         self._alert_callbacks: list[Callable[[Any], Any]] = []
-        self._capture_bytes: deque[int] = deque(maxlen=64)
         self._log = ProblemLog(lambda text: self._channel.notice(text), strict=strict)
         self._channel = ViewChannel(
             lambda content, buffers=None: self.send(content, buffers),
@@ -152,7 +141,15 @@ class Monitor(anywidget.AnyWidget):
             problem=self._log.report,
         )
         self._cadence = Cadence(every, budget)
-        self._worker: CaptureWorker | None = None  # started by the first capture
+        self._pipeline = CapturePipeline(
+            builder=self._builder,
+            channel=self._channel,
+            recorder=recorder,
+            log=self._log,
+            cadence=self._cadence,
+            sync=sync,
+            callbacks=self._alert_callbacks,
+        )
         self.on_msg(self._handle_message)
         self._ipython_events = notices.register(self)
         _LIVE.add(self)
@@ -170,56 +167,39 @@ class Monitor(anywidget.AnyWidget):
 
         Waits for the background thread to finish the captures handed to it.
         """
-        self._settle()
+        self._pipeline.settle()
         return self._channel.history()
 
     @property
     def alerts(self) -> list[Any]:
         """Every alert raised so far (waits for the background thread, like ``frames``)."""
-        self._settle()
-        return self._alerts
+        self._pipeline.settle()
+        return self._pipeline.alerts
 
     @property
     def problems(self) -> list[str]:
         """The problems sentrycam worked around, in plain words (waits like ``frames``)."""
-        self._settle()
+        self._pipeline.settle()
         return self._log.messages
 
     @property
     def stats(self) -> dict[str, Any]:
         """How monitoring runs: captures, cadence, time on the training thread, backpressure."""
-        c = self._cadence
-        busy = self._worker.busy_s if self._worker is not None else []
-        with self._lock:
-            sizes = list(self._capture_bytes)
-        return {
-            "captures": c.captures,
-            "every": c.every,
-            "effective_every": c.effective_every,
-            "budget": c.budget,
-            "sync": self._sync,
-            "train_thread_ms": _median_ms(c.train_thread_s),
-            "waited_ms": c.waited_s * 1e3,
-            "worker_ms": _median_ms(busy),
-            "queued": self._worker.pending if self._worker is not None else 0,
-            "bytes_per_capture": int(statistics.median(sizes)) if sizes else 0,
-            "frames_sent": self._channel.stream.sent_frames,
-        }
+        return self._pipeline.stats()
 
     # ---- capture ----------------------------------------------------------------------------
 
     def step(self, step: int, **scalars: Any) -> None:
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
-        step = _step_number(step)
-        self._deliver()
+        step = step_number(step)
+        self._pipeline.deliver()
         if self._runner is None or self._probe is None:
             raise RuntimeError(
                 "step() needs a model and a probe: Monitor(model, layers=[...], probe=(x, y)); "
                 "without a model use cam.log(step, {name: array})"
             )
         try:
-            idle_since = self._worker.idle_since if self._worker is not None else None
-            if self._cadence.due(step, idle_since):
+            if self._cadence.due(step, self._pipeline.worker_idle_since):
                 self._capture_step(step, scalars)
             elif self._sync:
                 self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
@@ -248,7 +228,7 @@ class Monitor(anywidget.AnyWidget):
             self._cadence.effective_every,
             run.ready,
         )
-        self._hand_over(capture, t0)
+        self._pipeline.submit(capture, t0)
 
     def log(
         self,
@@ -262,12 +242,12 @@ class Monitor(anywidget.AnyWidget):
     ) -> None:
         """Capture one frame per entry of ``activations`` ({layer name: array-like, one row per
         sample; more dimensions are pooled like a layer output})."""
-        step = _step_number(step)
+        step = step_number(step)
         if not isinstance(activations, Mapping):
             raise TypeError(
                 f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"
             )
-        self._deliver()
+        self._pipeline.deliver()
         t0 = time.perf_counter()
         if labels is None and self._probe is not None:
             labels = self._probe.labels
@@ -277,9 +257,7 @@ class Monitor(anywidget.AnyWidget):
             if name not in self.layers:
                 self.layers = [*self.layers, name]
             try:
-                pooled = _private_rows(
-                    pool_output(_array(values, name), pool_for(self._pool, name)), values
-                )
+                pooled = pool_array(values, name, pool_for(self._pool, name))
             except Exception as exc:  # bad input must not stop training
                 self._log.report(f"step {step}: {exc}; this layer's frame was not sent", exc)
                 continue
@@ -290,60 +268,7 @@ class Monitor(anywidget.AnyWidget):
                 preds=self._int_vector(preds, "preds", n, step, name),
                 ids=self._int_vector(ids, "ids", n, step, name),
             )
-        self._hand_over(Capture(step, layers, self._clean_scalars(step, scalars)), t0)
-
-    def _hand_over(self, capture: Capture, t0: float) -> None:
-        """Give a capture to the background thread (or process it here when ``sync=True``)."""
-        if self._closed:
-            self._log.report(
-                f"step {capture.step}: this monitor is closed; the capture was not kept"
-            )
-            return
-        waited = 0.0
-        if self._sync:
-            self._process(capture)
-            self._deliver()
-        else:
-            if self._worker is None:
-                self._worker = CaptureWorker(
-                    self._process, self._channel.flush_due, on_error=self._worker_failed
-                )
-            waited = self._worker.submit(capture)
-        busy = self._worker.busy_s if self._worker is not None else []
-        worker_s = statistics.median(busy[-8:]) if busy else 0.0
-        self._cadence.captured(capture.step, t0, time.perf_counter() - t0, waited, worker_s)
-
-    def _process(self, capture: Capture) -> None:
-        """Metrics, alerts, encoding, recording and sending of one capture (background thread)."""
-        frames, alerts = self._builder.build(capture)
-        if self._recorder is not None:
-            for frame in frames:
-                try:
-                    self._recorder.write(frame)
-                except Exception as exc:  # disk full etc. must not stop training
-                    self._log.report(f"recording to {self._recorder.path} failed: {exc}")
-        self._channel.push(frames)
-        with self._lock:
-            self._capture_bytes.append(sum(f.nbytes for f in frames))
-            self._alerts.extend(alerts)
-            self._undelivered.extend(alerts)
-        self._channel.send_alerts(alerts)
-
-    def _deliver(self) -> None:
-        """On the training thread: warnings of background problems, then ``on_alert`` callbacks."""
-        self._log.warn_pending()
-        if not self._undelivered:
-            return
-        with self._lock:
-            alerts, self._undelivered = self._undelivered, []
-        for alert in alerts:
-            for fn in list(self._alert_callbacks):
-                fn(alert)
-
-    def _settle(self) -> None:
-        """Wait for the background thread to finish what it was given (a no-op inside it)."""
-        if self._worker is not None:
-            self._worker.join()
+        self._pipeline.submit(Capture(step, layers, self._clean_scalars(step, scalars)), t0)
 
     # ---- alerts, exports, lifecycle ---------------------------------------------------------
 
@@ -397,9 +322,9 @@ class Monitor(anywidget.AnyWidget):
             if frame.layer not in layers:
                 layers.append(frame.layer)
             if frame.scalars and frame.step != last_scalar_step:
-                cam._alerts += engine.update(frame.step, None, frame.scalars)
+                cam._pipeline.alerts += engine.update(frame.step, None, frame.scalars)
                 last_scalar_step = frame.step
-            cam._alerts += engine.update(frame.step, frame.layer, frame.metrics)
+            cam._pipeline.alerts += engine.update(frame.step, frame.layer, frame.metrics)
             cam._builder.next_seq = max(cam._builder.next_seq, frame.seq + 1)
             cam._channel.push([frame], send=False)
         cam.layers = layers
@@ -408,25 +333,20 @@ class Monitor(anywidget.AnyWidget):
     def flush(self) -> None:
         """Return once everything captured so far is encoded, recorded and sent; then run the
         ``on_alert`` callbacks of new alerts (called automatically after each cell)."""
-        self._settle()
-        self._channel.flush()
-        self._deliver()
+        self._pipeline.flush()
+        self._pipeline.deliver()
 
     def close(self) -> None:
         """Finish what was captured (recorded, sent), close the recording; views stay usable."""
-        if getattr(self, "_closed", True):
+        pipeline = getattr(self, "_pipeline", None)
+        if pipeline is None or pipeline.closed:
             return  # closed already, or a half-constructed monitor
-        self._closed = True
         self._runner = None
-        if self._worker is not None:
-            self._worker.stop(CLOSE_TIMEOUT_S)
-        self._channel.flush()
-        if self._recorder is not None:
-            self._recorder.close()
+        pipeline.close(CLOSE_TIMEOUT_S)
         notices.unregister(self._ipython_events)
         self._ipython_events = None
         _LIVE.discard(self)
-        self._deliver()
+        self._pipeline.deliver()
 
     def __enter__(self) -> Monitor:
         return self
@@ -442,7 +362,7 @@ class Monitor(anywidget.AnyWidget):
     # ---- helpers ----------------------------------------------------------------------------
 
     def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
-        self._channel.handle(content, buffers, self._alerts)
+        self._channel.handle(content, buffers, self._pipeline.alerts)
 
     def _int_vector(self, values: Any, name: str, n: int, step: int, layer: str) -> Any:
         try:
@@ -460,11 +380,6 @@ class Monitor(anywidget.AnyWidget):
                 self._log.report(f"step {step}: scalar {key}={value!r} is not a number ({exc})")
         return clean
 
-    def _worker_failed(self, exc: BaseException) -> None:
-        self._log.report(
-            f"the background thread hit a bug and went on ({type(exc).__name__}: {exc})"
-        )
-
     def _on_trim(self, frame: Frame) -> None:
         if self._channel.stream.trimmed_frames == 1:
             where = (
@@ -476,87 +391,6 @@ class Monitor(anywidget.AnyWidget):
                 f"the in-memory history is full (max_frames/max_bytes); frames older than step "
                 f"{frame.step} are no longer held in cam.frames or replayed to new views ({where})"
             )
-
-
-def _check_settings(
-    every: Any,
-    reducer: str,
-    dtype: str,
-    max_frames: int,
-    max_dim: Any,
-    max_frame_bytes: Any,
-    probe_batch: Any,
-    budget: Any,
-) -> None:
-    """Raise ``ValueError`` for a setting that cannot work, before training starts."""
-    if not _positive_int(every):
-        raise ValueError(f"every must be a positive integer, got {every!r}")
-    if reducer not in REDUCERS:
-        raise ValueError(f"reducer must be one of {REDUCERS}, got {reducer!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    if not _positive_int(max_frames):
-        raise ValueError(f"max_frames must be at least 1, got {max_frames!r}")
-    if not _positive_int(max_dim) or max_dim < 2:
-        raise ValueError(f"max_dim must be an integer of at least 2, got {max_dim!r}")
-    if not _positive_int(max_frame_bytes) or max_frame_bytes < MIN_FRAME_BYTES:
-        raise ValueError(
-            f"max_frame_bytes must be an integer of at least {MIN_FRAME_BYTES:,}, "
-            f"got {max_frame_bytes!r}"
-        )
-    if probe_batch is not None and not _positive_int(probe_batch):
-        raise ValueError(f"probe_batch must be a positive integer or None, got {probe_batch!r}")
-    if budget is not None and not (isinstance(budget, int | float) and 0 < budget < 1):
-        raise ValueError(
-            "budget must be a share of the training time between 0 and 1 (e.g. 0.05), "
-            f"got {budget!r}"
-        )
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
-
-
-def _step_number(step: Any) -> int:
-    """``step`` as an int; ``TypeError`` unless it is an integer (Python, NumPy or a 0-d tensor)."""
-    if isinstance(step, bool | float | str) or not hasattr(type(step), "__index__"):
-        raise TypeError(
-            f"step must be an integer (the number of the training step), got {type(step).__name__} "
-            f"{step!r}; pass e.g. cam.step(step) with step from range(...) or trainer.global_step"
-        )
-    try:
-        return operator.index(step)
-    except TypeError as exc:  # e.g. a float tensor
-        raise TypeError(f"step must be an integer, got {step!r}") from exc
-
-
-def _array(values: Any, name: str) -> Any:
-    """A tensor or NumPy array for ``log()`` (lists, JAX arrays ... become NumPy), numeric."""
-    arr = values if is_tensor(values) or isinstance(values, np.ndarray) else to_numpy(values, name)
-    check_numeric(arr.dtype, name)
-    return arr
-
-
-def _private_rows(pooled: Pooled, given: Any) -> Pooled:
-    """``pooled`` with rows the caller cannot change any more (``log()`` may get a buffer that the
-    training loop reuses): copied when they share memory with ``given``; moved to the CPU."""
-    rows = pooled.rows
-    if is_tensor(rows):
-        if rows.device.type != "cpu":
-            rows = rows.cpu()
-        elif (
-            is_tensor(given)
-            and rows.untyped_storage().data_ptr() == given.untyped_storage().data_ptr()
-        ):
-            rows = rows.clone()
-    elif isinstance(given, np.ndarray) and np.shares_memory(rows, given):
-        rows = rows.copy()
-    return Pooled(rows, pooled.method, pooled.layout, pooled.shape)
-
-
-def _median_ms(values: Any) -> float:
-    values = list(values)
-    return statistics.median(values) * 1e3 if values else 0.0
 
 
 def _make_auditor(on_problem: Callable[[str], Any]) -> Any:

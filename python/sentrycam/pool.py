@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import as_rows, is_tensor
+from .arrays import as_rows, check_numeric, is_tensor, to_numpy
 
 POOL_METHODS = ("auto", "mean", "max", "first", "last", "flatten")
 PoolFn = Callable[[Any], Any]
@@ -129,6 +129,36 @@ def pool_output(output: Any, choice: PoolChoice, module: Any = None) -> Pooled:
     method = "mean" if choice == "auto" else choice
     positions = tuple(range(2, x.ndim)) if layout == "channels" else (1,)
     return Pooled(_reduce(x, method, positions, layout), method, layout, shape)
+
+
+def pool_array(values: Any, name: str, choice: PoolChoice) -> Pooled:
+    """Rows of an array given to ``log()``, pooled like a layer output, on the CPU, and private:
+    copied when they would share memory with ``values`` (a buffer the loop may reuse)."""
+    return _private_rows(pool_output(_array(values, name), choice), values)
+
+
+def _array(values: Any, name: str) -> Any:
+    """A tensor or NumPy array for ``log()`` (lists, JAX arrays ... become NumPy), numeric."""
+    arr = values if is_tensor(values) or isinstance(values, np.ndarray) else to_numpy(values, name)
+    check_numeric(arr.dtype, name)
+    return arr
+
+
+def _private_rows(pooled: Pooled, given: Any) -> Pooled:
+    """``pooled`` with rows the caller cannot change any more (``log()`` may get a buffer that the
+    training loop reuses): copied when they share memory with ``given``; moved to the CPU."""
+    rows = pooled.rows
+    if is_tensor(rows):
+        if rows.device.type != "cpu":
+            rows = rows.cpu()
+        elif (
+            is_tensor(given)
+            and rows.untyped_storage().data_ptr() == given.untyped_storage().data_ptr()
+        ):
+            rows = rows.clone()
+    elif isinstance(given, np.ndarray) and np.shares_memory(rows, given):
+        rows = rows.copy()
+    return Pooled(rows, pooled.method, pooled.layout, pooled.shape)
 
 
 def _reduce(x: Any, method: str, positions: tuple[int, ...], layout: str) -> Any:

@@ -12,8 +12,8 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb"])
-def test_example_notebook_runs(tmp_path, name):
+def _run(tmp_path, name):
+    """Run an example notebook in a real kernel; return the text of all its outputs."""
     nb_path = tmp_path / name
     shutil.copy(ROOT / "examples" / name, nb_path)
     nb = nbformat.read(nb_path, as_version=4)
@@ -27,6 +27,21 @@ def test_example_notebook_runs(tmp_path, name):
         for out in cell.outputs
     )
     assert "Error" not in text, text
+    return text
+
+
+def test_quickstart_notebook_runs(tmp_path):
+    text = _run(tmp_path, "quickstart.ipynb")
     acc = float(text.split("validation accuracy ")[1].split()[0])
     assert acc > 0.85, text
     assert "80 frames kept" in text
+
+
+def test_cnn_notebook_runs_within_its_budget(tmp_path):
+    text = _run(tmp_path, "cnn.ipynb")
+    acc = float(text.split("validation accuracy ")[1].split()[0])
+    assert acc > 0.9, text
+    captures = int(text.split(" captures, effective every ")[0].split()[-1])
+    every = int(text.split("effective every ")[1].split()[0])
+    assert captures >= 2 and every >= 10, text
+    assert "layer act2: output (256, 64, 8, 8) -> rows (256, 64) (mean)" in text, text

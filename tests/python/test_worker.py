@@ -78,8 +78,7 @@ def test_alert_callbacks_run_on_the_training_thread_at_the_next_step():
         cam.log(0, {"h": rng.normal(size=(20, 3))})
         cam.flush()
         cam.log(1, {"h": np.full((20, 3), np.nan)})  # a critical alert, computed in background
-        assert cam._worker is not None
-        cam._worker.join()
+        cam._pipeline.settle()  # the alert is computed; its callback has not run
         assert seen == [], "not inside another thread, not before the next call"
         cam.log(2, {"h": rng.normal(size=(20, 3))})  # delivered here, on this thread
     assert seen and seen[0] == (1, threading.current_thread().name)
@@ -103,7 +102,7 @@ def test_sync_mode_raises_the_alert_inside_the_same_step():
     cam.on_alert(seen.append)
     with pytest.warns(SentrycamWarning, match="non-finite"):
         cam.log(0, {"h": np.full((10, 2), np.nan)})
-    assert seen and seen[0].step == 0 and cam._worker is None
+    assert seen and seen[0].step == 0 and cam._pipeline.worker_idle_since is None
 
 
 def test_a_callback_that_raises_stops_the_loop_like_before():

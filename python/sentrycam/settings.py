@@ -1,0 +1,65 @@
+"""Monitor settings checked before training starts, and the step number's type."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from .project import MIN_FRAME_BYTES
+
+REDUCERS = ("umap", "pca")
+DTYPES = ("float32", "float16")
+
+
+def check_settings(
+    every: Any,
+    reducer: str,
+    dtype: str,
+    max_frames: int,
+    max_dim: Any,
+    max_frame_bytes: Any,
+    probe_batch: Any,
+    budget: Any,
+) -> None:
+    """Raise ``ValueError`` for a setting that cannot work, before training starts."""
+    if not positive_int(every):
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    if reducer not in REDUCERS:
+        raise ValueError(f"reducer must be one of {REDUCERS}, got {reducer!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if not positive_int(max_frames):
+        raise ValueError(f"max_frames must be at least 1, got {max_frames!r}")
+    if not positive_int(max_dim) or max_dim < 2:
+        raise ValueError(f"max_dim must be an integer of at least 2, got {max_dim!r}")
+    if not positive_int(max_frame_bytes) or max_frame_bytes < MIN_FRAME_BYTES:
+        raise ValueError(
+            f"max_frame_bytes must be an integer of at least {MIN_FRAME_BYTES:,}, "
+            f"got {max_frame_bytes!r}"
+        )
+    if probe_batch is not None and not positive_int(probe_batch):
+        raise ValueError(f"probe_batch must be a positive integer or None, got {probe_batch!r}")
+    if budget is not None and not (isinstance(budget, int | float) and 0 < budget < 1):
+        raise ValueError(
+            "budget must be a share of the training time between 0 and 1 (e.g. 0.05), "
+            f"got {budget!r}"
+        )
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+
+
+def step_number(step: Any) -> int:
+    """``step`` as an int; ``TypeError`` unless it is an integer (Python, NumPy or a 0-d tensor)."""
+    if isinstance(step, bool | float | str) or not hasattr(type(step), "__index__"):
+        raise TypeError(
+            f"step must be an integer (the number of the training step), got {type(step).__name__} "
+            f"{step!r}; pass e.g. cam.step(step) with step from range(...) or trainer.global_step"
+        )
+    try:
+        return operator.index(step)
+    except TypeError as exc:  # e.g. a float tensor
+        raise TypeError(f"step must be an integer, got {step!r}") from exc
