@@ -1,0 +1,63 @@
+// End to end in Notebook 7 (the `notebook` package's notebook page, not JupyterLab): comm messages
+// sent from sentrycam's background thread reach the view while the training cell runs, a snapshot
+// is written, a late view gets every frame, and nothing is lost when the kernel is interrupted.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { cellOutput, labSession, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook } from "./jupyter.ts";
+import { cellJson, framesWhileBusy, growths, interruptScenario, mlpSetup, mlpTrain, waitFrames } from "./scenarios.ts";
+
+const SNAPSHOT = `snap = cam.snapshot("view.png")\nprint(snap.state)`;
+const CHECK = `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`;
+const COUNT = `print(json.dumps({"frames": len(cam.frames), "captures": cam.stats["captures"]}))`;
+
+const session = labSession({ app: "notebook" });
+
+test("Notebook 7: frames stream in while the cell runs; snapshot writes a PNG; a late view gets every frame", { timeout: 240_000 }, async () => {
+  writeNotebook(session.lab(), "live7.ipynb", [mlpSetup("every=5"), mlpTrain(150, 0.06), SNAPSHOT, CHECK, "cam", COUNT]);
+  const { page, problems } = await openNotebook(session.browser(), session.lab(), "live7.ipynb");
+  await runCell(page, 0);
+  await waitKernelIdle(page);
+  await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
+
+  await runCell(page, 1);
+  const seen = await framesWhileBusy(page);
+  assert.ok(growths(seen) >= 3, `data-frames grew only ${growths(seen)} times while busy: ${seen.join(",")}`);
+  assert.match(await cellOutput(page, 1), /trained 150/);
+  await waitFrames(page, 60); // 30 captures x 2 layers
+  await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement | null)?.dataset.step === "145", undefined, { timeout: 60_000 });
+  assert.equal((await rootAttrs(page)).points, "300");
+
+  await runCell(page, 2);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, 2), /pending/);
+  await runCell(page, 3);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, 3), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
+  const png = readFileSync(path.join(session.lab().dir, "view.png"));
+  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
+  assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
+
+  // A second view of the same monitor, displayed after training: it is sent every kept frame.
+  await runCell(page, 4);
+  await waitKernelIdle(page);
+  await page.waitForFunction(() => document.querySelectorAll(".sentrycam-root").length === 2, undefined, { timeout: 60_000 });
+  await runCell(page, 5);
+  await waitKernelIdle(page);
+  const out = await cellJson(page, 5);
+  assert.equal(out.frames, 60);
+  assert.equal(out.captures, 30);
+  await waitFrames(page, 60, 1);
+  await page.waitForFunction(() => (document.querySelectorAll(".sentrycam-root")[1] as HTMLElement | undefined)?.dataset.points === "300", undefined, { timeout: 60_000 });
+  const [first, late] = [await rootAttrs(page, 0), await rootAttrs(page, 1)];
+  assert.equal(late.frames, first.frames);
+  assert.equal(first.errors, "0");
+  assert.equal(late.errors, "0");
+  assert.deepEqual(problems.errors, []);
+  await page.close();
+});
+
+test("Notebook 7: interrupting the kernel mid-run loses no captured frame", { timeout: 180_000 }, async () => {
+  await interruptScenario(session.browser(), session.lab(), "interrupt7.ipynb");
+});
