@@ -18,6 +18,9 @@ import time
 from collections import deque
 
 COST_WINDOW = 5  # captures in the running median of the monitoring cost
+# The cadence aims at this share of the budget: the first capture cannot be budgeted (nothing is
+# measured yet) and the estimates are noisy, so aiming at the budget itself overshot it.
+BUDGET_AIM = 0.8
 STEP_EMA = 0.05  # weight of the newest step time in the running average of a training step
 
 
@@ -100,7 +103,8 @@ class Cadence:
         step_s = self.step_s
         if self.budget is None or not step_s:
             return self.every
-        steps = cost * (1 - self.budget) / (self.budget * step_s)
+        share = BUDGET_AIM * self.budget
+        steps = cost * (1 - share) / (share * step_s)
         return max(self.every, math.ceil(steps / self.every) * self.every)
 
 
