@@ -52,6 +52,7 @@ MODELS = {  # short name for the table, description
 }
 VARIANTS = {
     "none": "no monitoring",
+    "none_long": "no monitoring (as long as the budget rows)",
     "sync": "sentrycam every=10, sync=True",
     "default": "sentrycam every=10 (default: background thread)",
     "budget": "sentrycam every=10, budget=0.05",
@@ -89,6 +90,7 @@ METHOD = (
 def variant_steps(plan: dict[str, int]) -> dict[str, int]:
     """{variant: steps} in the order the first round runs them (0 steps: not run)."""
     out = {name: plan.get(name, plan["short"]) for name in VARIANTS}
+    out["none_long"] = plan["budget"]
     return {name: n for name, n in out.items() if n > 0}
 
 
@@ -128,11 +130,13 @@ def _median(rounds: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(raw: dict[str, Any]) -> dict[str, Any]:
-    """Medians over rounds per variant, overheads against the same run's ``none`` rows."""
+    """Medians over rounds per variant, overheads against the same run's ``none`` rows (the
+    budget rows against ``none_long``, a baseline of as many steps)."""
     probe = statistics.median(raw["probe_forward_ms"])
-    base = _median(raw["rounds"]["none"], "ms_per_step")
     rows = {}
     for name, rounds in raw["rounds"].items():
+        baseline = "none_long" if name in ("budget", "none_long") else "none"
+        base = _median(raw["rounds"][baseline], "ms_per_step")
         ms = _median(rounds, "ms_per_step")
         row = {
             "ms_per_step": ms,
@@ -140,7 +144,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
             "overhead_pct": 100 * (ms / base - 1),
             "train_thread_ms": _median(rounds, "train_thread_ms"),
             "train_thread_derived": False,
-            "probe_forward_ms": probe if name not in ("none", "wandb") else None,
+            "probe_forward_ms": probe if name not in ("none", "none_long", "wandb") else None,
             "bytes_per_frame": _median(rounds, "bytes_per_frame"),
             "bytes_per_capture": _median(rounds, "bytes_per_capture"),
             "captures": _median(rounds, "captures"),
@@ -217,7 +221,11 @@ def table(results: dict[str, dict[str, Any]], steps: dict[str, dict[str, int]]) 
             lines.append(
                 f"| {MODELS[model][0]} | {VARIANTS[name]} | {steps[model][name]} "
                 f"| {row['ms_per_step']:.3f} | "
-                + ("—" if name == "none" else f"{row['overhead_pct']:+.1f}% ({row['ratio']:.2f}×)")
+                + (
+                    "—"
+                    if name.startswith("none")
+                    else f"{row['overhead_pct']:+.1f}% ({row['ratio']:.2f}×)"
+                )
                 + f" | {tt_text} | {_ms(row['probe_forward_ms'])} "
                 f"| {_num(row['bytes_per_frame'], 0)} | {caps} |"
             )
@@ -263,7 +271,8 @@ def main() -> None:
         "Medians over interleaved rounds (rounds per model: "
         + ", ".join(f"{m} {n}" for m, n in rounds.items())
         + "), each in a real IPython kernel; overhead against the no-monitoring rows of the same "
-        f"run. {METHOD}",
+        "run (the budget rows against the one with as many steps). "
+        f"{METHOD}",
         "",
         *(f"- {MODELS[m][0]}: {MODELS[m][1]}" for m in models),
         "",

@@ -268,6 +268,7 @@ def tensorboard_embedding(setup: Setup, steps: int) -> dict[str, Any]:
 
 VARIANTS: dict[str, Callable[[Setup, int], dict[str, Any]]] = {
     "none": no_monitoring,
+    "none_long": no_monitoring,  # as many steps as the budget rows: their baseline
     "sync": sentrycam_variant(sync=True),
     "default": sentrycam_variant(),
     "budget": sentrycam_variant(budget=BUDGET),
