@@ -18,12 +18,13 @@ import time
 from collections import deque
 
 COST_WINDOW = 5  # captures in the running median of the monitoring cost
-# The cadence aims at this share of the budget. What a capture costs the loop beyond what is
-# measured here (the training steps themselves running slower around it: caches, allocator, the
-# background thread on the same cores) was up to about as much again in measurements on a 2-core
-# machine, and the first capture cannot be budgeted (nothing is measured yet): aiming at the
-# budget itself overshot it (+6% to +13% for budget=0.05).
-BUDGET_AIM = 0.5
+# The cadence aims at this share of the budget. Measured on a 2-core machine, a capture slowed the
+# loop by up to about twice what can be timed from inside it (the training steps themselves run
+# slower around it: caches, the allocator, the background thread on the same cores), and calling
+# step() at all costs a few microseconds a step (about 2% of a 0.4 ms step). Aiming at the budget
+# itself overshot it (+6% to +13% for budget=0.05); at half of it the quick-start MLP still came
+# to +8%.
+BUDGET_AIM = 0.3
 STEP_EMA = 0.05  # weight of the newest step time in the running average of a training step
 
 
@@ -50,8 +51,22 @@ class Cadence:
         """Called on entry to ``step()``: whether this step captures.
 
         ``worker_idle_since``: when the background thread last became idle (``None``: there is
-        none, or it is idle since it started); ``math.inf`` while it is busy.
+        none, or it is idle since it started); ``math.inf`` while it is busy. Without a budget
+        this is one modulo (no clock is read): it runs on every training step.
         """
+        if self.budget is not None:
+            self._time_step(step, worker_idle_since)
+        if step % self.every:
+            return False
+        if self._last_capture is None:
+            return True
+        steps = abs(step - self._last_capture)
+        if self.budget is not None:
+            cost = self._open_cost(time.perf_counter(), steps)
+            self.effective_every = self._stretched(self._costs_with(cost))
+        return steps >= self.effective_every
+
+    def _time_step(self, step: int, worker_idle_since: float | None) -> None:
         now = time.perf_counter()
         last_exit, last_step = self._last_exit, self._last_step
         if last_exit is not None and last_step is not None and step > last_step:
@@ -60,18 +75,11 @@ class Cadence:
             if worker_idle_since is None or worker_idle_since <= last_exit:
                 self._step_s = _ema(self._step_s, per_step)
         self._last_step = step
-        if step % self.every:
-            return False
-        if self._last_capture is None:
-            return True
-        steps = abs(step - self._last_capture)
-        if self.budget is not None:
-            self.effective_every = self._stretched(self._costs_with(self._open_cost(now, steps)))
-        return steps >= self.effective_every
 
     def left(self) -> None:
-        """Called when ``step()`` returns: training time is measured from here."""
-        self._last_exit = time.perf_counter()
+        """Called when ``step()`` returns: with a budget, training time is measured from here."""
+        if self.budget is not None:
+            self._last_exit = time.perf_counter()
 
     def captured(
         self, step: int, start: float, train_s: float, waited_s: float, worker_s: float

@@ -9,7 +9,6 @@ model's device as they are produced, so only rows are kept, never whole activati
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -316,10 +315,3 @@ def _copy_off_device(run: ProbeRun) -> None:
     if cuda:
         run.ready = torch.cuda.Event()
         run.ready.record()
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """``fn()`` and the seconds it took."""
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0

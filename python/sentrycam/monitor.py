@@ -191,20 +191,23 @@ class Monitor(anywidget.AnyWidget):
 
     def step(self, step: int, **scalars: Any) -> None:
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
-        step = step_number(step)
-        self._pipeline.deliver()
+        if type(step) is not int:  # this runs on every training step: the common case first
+            step = step_number(step)
+        pipeline, cadence = self._pipeline, self._cadence
+        pipeline.deliver()
         if self._runner is None or self._probe is None:
             raise RuntimeError(
                 "step() needs a model and a probe: Monitor(model, layers=[...], probe=(x, y)); "
                 "without a model use cam.log(step, {name: array})"
             )
         try:
-            if self._cadence.due(step, self._pipeline.worker_idle_since):
+            idle_since = pipeline.worker_idle_since if cadence.budget is not None else None
+            if cadence.due(step, idle_since):
                 self._capture_step(step, scalars)
             elif self._sync:
                 self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
         finally:
-            self._cadence.left()
+            cadence.left()
 
     def _capture_step(self, step: int, scalars: dict[str, Any]) -> None:
         assert self._runner is not None and self._probe is not None

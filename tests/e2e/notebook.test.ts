@@ -1,42 +1,19 @@
 // End to end: a real JupyterLab, a real notebook, real PyTorch training, real headless Chromium.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { ROOT, cellOutput, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook , labSession } from "./jupyter.ts";
+import { ROOT, cellOutput, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, labSession } from "./jupyter.ts";
+import { SNAPSHOT_CELLS, checkSnapshot, mlpSetup, mlpTrain } from "./scenarios.ts";
 
-const SETUP = `
-import time, torch
-from torch import nn
-from collections import OrderedDict
-from sklearn.datasets import load_digits
-import sentrycam
-torch.manual_seed(0)
-d = load_digits()
-X = torch.tensor(d.data, dtype=torch.float32) / 16.0
-y = torch.tensor(d.target)
-model = nn.Sequential(OrderedDict(fc1=nn.Linear(64, 64), act1=nn.ReLU(), fc2=nn.Linear(64, 32), act2=nn.ReLU(), out=nn.Linear(32, 10)))
-PROBE = 300
-cam = sentrycam.Monitor(model, layers=["act1", "act2"], probe=(X[:PROBE], y[:PROBE]), every=5)
-cam`;
-
-const TRAIN = `
-opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-for step in range(150):
-    idx = torch.randint(0, len(X), (64,))
-    loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
-    opt.zero_grad(); loss.backward(); opt.step()
-    cam.step(step, loss=loss.item())
-    time.sleep(0.08)
-print("trained", len(cam.frames))`;
-
-const SNAPSHOT = `snap = cam.snapshot("view.png")\nprint(snap.state)`;
-const CHECK = `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`;
+// The quick-start MLP watched on act1 and act2 (probe 300), every 5 steps; 150 training steps.
+const SETUP = mlpSetup("every=5");
+const TRAIN = mlpTrain(150, 0.08);
 
 const session = labSession();
 
 test("frames stream into the view while the training cell runs; snapshot writes a PNG", { timeout: 300_000 }, async () => {
-  writeNotebook(session.lab(), "live.ipynb", [SETUP, TRAIN, SNAPSHOT, CHECK]);
+  writeNotebook(session.lab(), "live.ipynb", [SETUP, TRAIN, ...SNAPSHOT_CELLS]);
   const { page, problems } = await openNotebook(session.browser(), session.lab(), "live.ipynb");
   await runCell(page, 0);
   await waitKernelIdle(page);
@@ -69,15 +46,7 @@ test("frames stream into the view while the training cell runs; snapshot writes 
   mkdirSync(path.join(ROOT, "docs"), { recursive: true });
   await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "screenshot.png") });
 
-  await runCell(page, 2);
-  await waitKernelIdle(page);
-  assert.match(await cellOutput(page, 2), /pending/);
-  await runCell(page, 3);
-  await waitKernelIdle(page);
-  assert.match(await cellOutput(page, 3), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
-  const png = readFileSync(path.join(session.lab().dir, "view.png"));
-  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
-  assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
+  await checkSnapshot(page, session.lab(), 2);
   assert.deepEqual(problems.errors, []);
   await page.close();
 });

@@ -3,19 +3,15 @@
 // is written, a late view gets every frame, and nothing is lost when the kernel is interrupted.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { cellOutput, labSession, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook } from "./jupyter.ts";
-import { cellJson, framesWhileBusy, growths, interruptScenario, mlpSetup, mlpTrain, waitFrames } from "./scenarios.ts";
+import { SNAPSHOT_CELLS, cellJson, checkSnapshot, framesWhileBusy, growths, interruptScenario, mlpSetup, mlpTrain, waitFrames } from "./scenarios.ts";
 
-const SNAPSHOT = `snap = cam.snapshot("view.png")\nprint(snap.state)`;
-const CHECK = `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`;
 const COUNT = `print(json.dumps({"frames": len(cam.frames), "captures": cam.stats["captures"]}))`;
 
 const session = labSession({ app: "notebook" });
 
 test("Notebook 7: frames stream in while the cell runs; snapshot writes a PNG; a late view gets every frame", { timeout: 240_000 }, async () => {
-  writeNotebook(session.lab(), "live7.ipynb", [mlpSetup("every=5"), mlpTrain(150, 0.06), SNAPSHOT, CHECK, "cam", COUNT]);
+  writeNotebook(session.lab(), "live7.ipynb", [mlpSetup("every=5"), mlpTrain(150, 0.06), ...SNAPSHOT_CELLS, "cam", COUNT]);
   const { page, problems } = await openNotebook(session.browser(), session.lab(), "live7.ipynb");
   await runCell(page, 0);
   await waitKernelIdle(page);
@@ -29,15 +25,7 @@ test("Notebook 7: frames stream in while the cell runs; snapshot writes a PNG; a
   await page.waitForFunction(() => (document.querySelector(".sentrycam-root") as HTMLElement | null)?.dataset.step === "145", undefined, { timeout: 60_000 });
   assert.equal((await rootAttrs(page)).points, "300");
 
-  await runCell(page, 2);
-  await waitKernelIdle(page);
-  assert.match(await cellOutput(page, 2), /pending/);
-  await runCell(page, 3);
-  await waitKernelIdle(page);
-  assert.match(await cellOutput(page, 3), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
-  const png = readFileSync(path.join(session.lab().dir, "view.png"));
-  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
-  assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
+  await checkSnapshot(page, session.lab(), 2);
 
   // A second view of the same monitor, displayed after training: it is sent every kept frame.
   await runCell(page, 4);

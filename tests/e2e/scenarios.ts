@@ -2,6 +2,8 @@
 // frames sent from sentrycam's background thread reach a view while the cell runs, and nothing
 // captured is lost when the kernel is interrupted mid-run.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { cellOutput, interruptKernel, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, type Lab } from "./jupyter.ts";
 
@@ -49,6 +51,26 @@ export async function framesWhileBusy(page: Page, until: (frames: number) => boo
     await page.waitForTimeout(150);
   }
   return seen;
+}
+
+/** Cells that ask the view for a PNG, then (in the next cell) check the file the kernel wrote. */
+export const SNAPSHOT_CELLS = [
+  `snap = cam.snapshot("view.png")\nprint(snap.state)`,
+  `import os\nprint(snap.state, os.path.getsize("view.png"), open("view.png", "rb").read(8))`,
+];
+
+/** Run the SNAPSHOT_CELLS at `index` and `index + 1` one by one: the request is pending in its
+ * cell, and the PNG is written by the time the next cell runs. */
+export async function checkSnapshot(page: Page, lab: Lab, index: number): Promise<void> {
+  await runCell(page, index);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, index), /pending/);
+  await runCell(page, index + 1);
+  await waitKernelIdle(page);
+  assert.match(await cellOutput(page, index + 1), /written \d+ b'\\x89PNG\\r\\n\\x1a\\n'/);
+  const png = readFileSync(path.join(lab.dir, "view.png"));
+  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
+  assert.ok(png.length > 5000, `PNG is only ${png.length} bytes`);
 }
 
 /** How many times a sampled series went up. */
