@@ -84,7 +84,7 @@ def as_int_vector(values: Any, name: str, n: int) -> np.ndarray | None:
     """Labels/preds/ids as an int32 vector of length ``n`` (``None`` stays ``None``).
 
     Logits or probabilities ``(n, classes)`` become their argmax. Negative values mean "missing"
-    and travel as Arrow nulls.
+    and travel as Arrow nulls. Always a copy.
     """
     if values is None:
         return None
@@ -101,7 +101,7 @@ def as_int_vector(values: Any, name: str, n: int) -> np.ndarray | None:
         arr = np.where(finite, arr, -1)
     elif arr.dtype.kind not in "biu":
         raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    return np.array(arr, dtype=np.int32, order="C")  # a copy: the caller may reuse its buffer
 
 
 def count_nonfinite(x: np.ndarray) -> int:

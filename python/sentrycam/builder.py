@@ -41,7 +41,7 @@ class Capture:
     layers: dict[str, LayerCapture]
     scalars: dict[str, float] = field(default_factory=dict)
     every: int | None = None  # the capture cadence (None for ``log()``)
-    ready: Any = None  # a CUDA event: the non-blocking copies to the CPU are complete once it is
+    ready: list[Any] = field(default_factory=list)  # CUDA events: the copies to the CPU are done
 
 
 class FrameBuilder:
@@ -67,8 +67,8 @@ class FrameBuilder:
 
     def build(self, capture: Capture) -> tuple[list[Frame], list[Any]]:
         """The frames of ``capture`` (one per layer that could be encoded) and new alerts."""
-        if capture.ready is not None:
-            capture.ready.synchronize()
+        for event in capture.ready:
+            event.synchronize()
         alerts: list[Any] = []
         if self.auditor is not None and capture.scalars:
             alerts += self._guard(
@@ -148,7 +148,9 @@ class FrameBuilder:
         self, step: int, layer: str, wire: np.ndarray, source_bad: int
     ) -> tuple[np.ndarray, int]:
         """The values as they travel (float16-rounded when asked) and their non-finite count."""
-        x = np.ascontiguousarray(wire, dtype=np.float32)
+        # An owned copy: the rows may be a view on a tensor (in pinned memory, from a GPU) that
+        # the history would otherwise keep alive, and Frame.memory counts what it holds.
+        x = np.array(wire, dtype=np.float32, order="C")
         nonfinite = count_nonfinite(x)
         hint = ""
         if self.dtype == "float16":  # values beyond ±65504 become ±Inf on the wire

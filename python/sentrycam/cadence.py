@@ -7,7 +7,8 @@ the next, less the time the steps in between take without monitoring (measured o
 which the background thread was idle). That counts the probe pass, any wait for the background
 thread, and the slowdown the background thread causes by competing for the same cores; it is
 never taken below the directly measured training-thread time plus the background thread's CPU
-time. Estimates are running medians, so the cadence follows a model that speeds up or slows down.
+time. The cost is a running median over recent captures, the training time a running average that
+leaves pauses out, so the cadence follows a model that speeds up or slows down.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ COST_WINDOW = 5  # captures in the running median of the monitoring cost
 # itself overshot it (+6% to +13% for budget=0.05); at half of it the quick-start MLP still came
 # to +8%.
 BUDGET_AIM = 0.3
-STEP_EMA = 0.05  # weight of the newest step time in the running average of a training step
+CALL_EMA = 0.05  # weight of the newest interval in the running average between step() calls
+PAUSE_FACTOR = 10.0  # an interval this many times the average is a pause (a validation loop,
+# a checkpoint, the time between two cells): neither training nor monitoring, left out of both
 
 
 class Cadence:
-    """Decides which steps capture; keeps the measurements behind ``cam.stats``."""
+    """Decides which steps capture; keeps the measurements behind ``cam.stats``.
+
+    Time is measured per call of ``step()`` (a loop that calls it several times per step number,
+    as gradient accumulation does, is measured per call and converted to steps).
+    """
 
     def __init__(self, every: int, budget: float | None) -> None:
         self.every = every
@@ -39,12 +46,13 @@ class Cadence:
         self.train_thread_s: deque[float] = deque(maxlen=64)
         self.waited_s = 0.0
         self._costs: deque[float] = deque(maxlen=COST_WINDOW)
-        self._step_s: float | None = None  # a training step without monitoring, seconds
-        self._any_step_s: float | None = None  # the same over every step (until a clean one)
-        self._last_step: int | None = None
+        self._call_s: float | None = None  # training time between calls, background thread idle
+        self._any_call_s: float | None = None  # the same over every interval (until a clean one)
         self._last_exit: float | None = None
-        self._last_capture: int | None = None
+        self._last_capture: int | None = None  # the step of the latest probe capture
         self._last_capture_at = 0.0
+        self._calls = 0  # step() calls since the latest probe capture
+        self._paused_s = 0.0  # pauses since the latest probe capture
         self._direct_cost = 0.0  # training-thread + worker CPU seconds of the latest capture
 
     def due(self, step: int, worker_idle_since: float | None = None) -> bool:
@@ -55,26 +63,30 @@ class Cadence:
         this is one modulo (no clock is read): it runs on every training step.
         """
         if self.budget is not None:
-            self._time_step(step, worker_idle_since)
+            self._time_call(worker_idle_since)
         if step % self.every:
             return False
         if self._last_capture is None:
             return True
         steps = abs(step - self._last_capture)
         if self.budget is not None:
-            cost = self._open_cost(time.perf_counter(), steps)
-            self.effective_every = self._stretched(self._costs_with(cost))
+            cost = self._open_cost(time.perf_counter())
+            self.effective_every = self._stretched(self._costs_with(cost), steps)
         return steps >= self.effective_every
 
-    def _time_step(self, step: int, worker_idle_since: float | None) -> None:
+    def _time_call(self, worker_idle_since: float | None) -> None:
         now = time.perf_counter()
-        last_exit, last_step = self._last_exit, self._last_step
-        if last_exit is not None and last_step is not None and step > last_step:
-            per_step = (now - last_exit) / (step - last_step)
-            self._any_step_s = _ema(self._any_step_s, per_step)
-            if worker_idle_since is None or worker_idle_since <= last_exit:
-                self._step_s = _ema(self._step_s, per_step)
-        self._last_step = step
+        self._calls += 1
+        if self._last_exit is None:
+            return
+        interval = now - self._last_exit
+        usual = self._call_s if self._call_s is not None else self._any_call_s
+        if usual is not None and interval > PAUSE_FACTOR * usual:
+            self._paused_s += interval
+            return
+        self._any_call_s = _ema(self._any_call_s, interval)
+        if worker_idle_since is None or worker_idle_since <= self._last_exit:
+            self._call_s = _ema(self._call_s, interval)
 
     def left(self) -> None:
         """Called when ``step()`` returns: with a budget, training time is measured from here."""
@@ -82,42 +94,59 @@ class Cadence:
             self._last_exit = time.perf_counter()
 
     def captured(
-        self, step: int, start: float, train_s: float, waited_s: float, worker_s: float
+        self,
+        step: int,
+        start: float,
+        train_s: float,
+        waited_s: float,
+        worker_s: float,
+        *,
+        probe: bool = True,
     ) -> None:
         """Record one capture that started at ``start`` (``perf_counter``): its training-thread
-        seconds (waiting included), and the background thread's CPU seconds per capture."""
-        if self._last_capture is not None and self.budget is not None:
-            self._costs.append(self._open_cost(start, abs(step - self._last_capture)))
+        seconds (waiting included), and the background thread's CPU seconds per capture.
+        ``probe=False`` (``log()``): counted in the statistics only; the cadence of the probe
+        captures is not moved by it."""
         self.captures += 1
-        self._last_capture = step
-        self._last_capture_at = start
-        self._direct_cost = train_s + worker_s
         self.train_thread_s.append(train_s)
         self.waited_s += waited_s
+        if not probe:
+            return
+        if self._last_capture is not None and self.budget is not None:
+            self._costs.append(self._open_cost(start))
+        self._last_capture = step
+        self._last_capture_at = start
+        self._calls = 0
+        self._paused_s = 0.0
+        self._direct_cost = train_s + worker_s
 
     @property
-    def step_s(self) -> float | None:
-        """Seconds of a training step without monitoring (until measured: of any step)."""
-        return self._step_s if self._step_s is not None else self._any_step_s
+    def call_s(self) -> float | None:
+        """Training seconds between two calls of ``step()`` without monitoring (until measured:
+        between any two)."""
+        return self._call_s if self._call_s is not None else self._any_call_s
 
-    def _open_cost(self, now: float, steps: int) -> float:
+    def _open_cost(self, now: float) -> float:
         """What the latest capture has cost the loop so far (wall time beyond plain training)."""
         excess = 0.0
-        if self.step_s is not None:
-            excess = (now - self._last_capture_at) - steps * self.step_s
+        if self.call_s is not None:
+            wall = now - self._last_capture_at - self._paused_s
+            excess = wall - self._calls * self.call_s
         return max(excess, self._direct_cost)
 
     def _costs_with(self, latest: float) -> float:
         return statistics.median([*self._costs, latest])
 
-    def _stretched(self, cost: float) -> int:
-        step_s = self.step_s
-        if self.budget is None or not step_s:
+    def _stretched(self, cost: float, steps: int) -> int:
+        call_s = self.call_s
+        if self.budget is None or not call_s:
             return self.every
         share = BUDGET_AIM * self.budget
-        steps = cost * (1 - share) / (share * step_s)
-        return max(self.every, math.ceil(steps / self.every) * self.every)
+        calls = cost * (1 - share) / (share * call_s)
+        calls_per_step = self._calls / steps if steps and self._calls else 1.0
+        needed = calls / max(calls_per_step, 1.0)
+        return max(self.every, math.ceil(needed / self.every) * self.every)
 
 
 def _ema(average: float | None, value: float) -> float:
-    return value if average is None else (1 - STEP_EMA) * average + STEP_EMA * value
+    return value if average is None else (1 - CALL_EMA) * average + CALL_EMA * value

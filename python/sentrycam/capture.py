@@ -35,6 +35,7 @@ class Probe:
                 f"one row per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
             )
         self.x = x
+        self._given = x  # moved copies are made from these, so casts never compound
         self._placement: tuple[Any, Any] = (None, None)
         self.labels: np.ndarray | None = as_int_vector(y, "probe labels", self.n)
 
@@ -45,7 +46,7 @@ class Probe:
         """
         placement = (device_of(model), float_dtype_of(model))
         if placement != self._placement:
-            self.x = _move(self.x, *placement)
+            self.x = _move(self._given, *placement)
             self._placement = placement
 
     def chunks(self, size: int) -> Iterator[Any]:
@@ -184,7 +185,7 @@ class ProbeRun:
     layers: dict[str, Pooled] = field(default_factory=dict)
     preds: Any = None  # (n,) int64 tensor or None
     problems: list[str] = field(default_factory=list)
-    ready: Any = None  # a CUDA event to wait for before reading (non-blocking copies)
+    ready: list[Any] = field(default_factory=list)  # CUDA events: the copies are done once they are
 
 
 class ProbeRunner:
@@ -260,7 +261,11 @@ class ProbeRunner:
                 if name not in failed:
                     result.problems.append(f"layer {name!r} was not called by the probe pass")
                 continue
-            rows = chunks[0].rows if len(chunks) == 1 else torch.cat([c.rows for c in chunks])
+            try:
+                rows = chunks[0].rows if len(chunks) == 1 else torch.cat([c.rows for c in chunks])
+            except RuntimeError as exc:  # e.g. widths that differ from chunk to chunk
+                result.problems.append(f"layer {name!r}: the probe's chunks do not fit ({exc})")
+                continue
             shape = (probe.n, *chunks[0].shape[1:])
             result.layers[name] = Pooled(rows, chunks[0].method, chunks[0].layout, shape)
         if pred_parts and all(p is not None for p in pred_parts):
@@ -300,18 +305,29 @@ def _predictions(output: Any, n: int) -> Any:
 
 
 def _copy_off_device(run: ProbeRun) -> None:
-    """Bring rows and predictions to the CPU; from CUDA without blocking (an event to wait on)."""
+    """Bring rows and predictions to the CPU; from CUDA without blocking.
+
+    Each copy is queued on its GPU's current stream; one event per GPU involved (layers may live
+    on several) marks the end of its copies. The events block when waited on, so the background
+    thread sleeps instead of spinning a core while the GPU works.
+    """
     import torch
 
-    cuda = False
+    gpus = set()
+
+    def to_cpu(t: Any) -> Any:
+        if t.device.type == "cuda":
+            gpus.add(t.device)
+            return t.to("cpu", non_blocking=True)
+        return t.cpu()
+
     for name, pooled in run.layers.items():
-        rows = pooled.rows
-        if rows.device.type != "cpu":
-            cuda = cuda or rows.device.type == "cuda"
-            rows = rows.to("cpu", non_blocking=rows.device.type == "cuda")
+        if pooled.rows.device.type != "cpu":
+            rows = to_cpu(pooled.rows)
             run.layers[name] = Pooled(rows, pooled.method, pooled.layout, pooled.shape)
     if run.preds is not None and run.preds.device.type != "cpu":
-        run.preds = run.preds.to("cpu", non_blocking=run.preds.device.type == "cuda")
-    if cuda:
-        run.ready = torch.cuda.Event()
-        run.ready.record()
+        run.preds = to_cpu(run.preds)
+    for gpu in gpus:
+        event = torch.cuda.Event(blocking=True)
+        event.record(torch.cuda.current_stream(gpu))
+        run.ready.append(event)

@@ -69,7 +69,7 @@ class Frame:
 
     @property
     def memory(self) -> int:
-        """Bytes held: the encoded frame, plus ``x`` unless it is a view on it."""
+        """Bytes held: the encoded frame, plus ``x`` unless it is a view on it (decoded frames)."""
         return len(self.ipc) + (self.x.nbytes if self.x.base is None else 0)
 
     def __repr__(self) -> str:

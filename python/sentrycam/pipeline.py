@@ -68,7 +68,10 @@ class CapturePipeline:
         waited = 0.0
         try:
             if self.sync:
-                self._process(capture)
+                try:
+                    self._process(capture)
+                except Exception as exc:  # as on the background thread: training goes on
+                    self._worker_failed(exc)
             else:
                 if self._worker is None:
                     self._worker = CaptureWorker(
@@ -78,7 +81,9 @@ class CapturePipeline:
         finally:  # counted even when an interrupt ends the wait: the capture was handed over
             busy = self._worker.busy_s[-WORKER_COST_WINDOW:] if self._worker is not None else []
             worker_s = statistics.median(busy) if busy else 0.0
-            self.cadence.captured(capture.step, t0, time.perf_counter() - t0, waited, worker_s)
+            train_s = time.perf_counter() - t0
+            probe = capture.every is not None  # log() captures do not move the probe's cadence
+            self.cadence.captured(capture.step, t0, train_s, waited, worker_s, probe=probe)
         if self.sync:
             self.deliver()  # the alert inside the same step
 
@@ -101,11 +106,9 @@ class CapturePipeline:
     def deliver(self) -> None:
         """On the training thread: warnings of background problems, then the alert callbacks."""
         self.log.warn_pending()
-        if not self._undelivered:
-            return
-        with self._lock:
-            alerts, self._undelivered = self._undelivered, []
-        for alert in alerts:
+        while self._undelivered:
+            with self._lock:  # one at a time: a callback that raises leaves the rest queued
+                alert = self._undelivered.pop(0)
             for fn in list(self.callbacks):
                 fn(alert)
 
@@ -120,13 +123,20 @@ class CapturePipeline:
         self.channel.flush()
 
     def close(self, timeout: float) -> None:
-        """Finish what was handed over (up to ``timeout`` s), send it, close the recording."""
-        self.closed = True
-        if self._worker is not None:
-            self._worker.stop(timeout)
+        """Finish what was handed over (up to ``timeout`` s), send it, close the recording.
+
+        Marked closed only once done, so a close interrupted by Ctrl-C can be called again.
+        """
+        finished = self._worker is None or self._worker.stop(timeout)
         self.channel.flush()
-        if self.recorder is not None:
+        if not finished:
+            self.log.report(
+                f"closing: the background thread did not finish within {timeout:.0f} s; the "
+                "captures it still holds are not recorded"
+            )
+        elif self.recorder is not None:
             self.recorder.close()
+        self.closed = True
 
     def stats(self) -> dict[str, Any]:
         """Captures, cadence, training-thread and background time, backpressure, bytes."""

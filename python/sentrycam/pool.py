@@ -62,6 +62,8 @@ def check_pool(pool: Any, layers: list[str] | None = None) -> None:
                 f"pool names layer(s) {unknown} that are not watched; watched: {layers}"
             )
         for value in pool.values():
+            if isinstance(value, Mapping):
+                raise ValueError("pool={layer: ...} takes a method or a callable per layer")
             check_pool(value)
         return
     if callable(pool):
@@ -118,7 +120,7 @@ def pool_output(output: Any, choice: PoolChoice, module: Any = None) -> Pooled:
             x = np.asarray(output)
         else:
             raise PoolError(f"output of type {type(output).__name__} holds no tensor")
-    if x.ndim == 3 and getattr(module, "batch_first", True) is False:
+    if x.ndim == 3 and not _batch_first(module):
         x = x.transpose(0, 1) if is_tensor(x) else x.swapaxes(0, 1)  # (T, N, D) → (N, T, D)
     shape = tuple(int(s) for s in x.shape)
     if x.ndim <= 2:
@@ -162,22 +164,52 @@ def _private_rows(pooled: Pooled, given: Any) -> Pooled:
 
 
 def _reduce(x: Any, method: str, positions: tuple[int, ...], layout: str) -> Any:
-    torch_input = is_tensor(x)
-    if torch_input:
-        x = x.detach().float()  # bfloat16/float16 maps are pooled in float32
-    elif x.dtype.kind not in "f" or x.dtype.itemsize < 4:
-        x = x.astype(np.float32)
-    if method in ("first", "last"):
-        index = 0 if method == "first" else -1
-        if layout == "tokens":
-            return x[:, index, :]
-        flat = x.reshape(x.shape[0], x.shape[1], -1)
-        return flat[:, :, index]
+    """Rows of ``x`` by ``method`` over ``positions``, in float32 (half-precision maps are
+    reduced without a float32 copy of the whole map)."""
+    if is_tensor(x):
+        import torch
+
+        x = x.detach()
+        if method == "mean":
+            return x.mean(dim=positions, dtype=torch.float32)
+        if method == "max":
+            return x.amax(dim=positions).float()
+        return _position(x, method, layout).float()
     if method == "mean":
-        return x.mean(dim=positions) if torch_input else x.mean(axis=positions, dtype=np.float32)
+        return x.mean(axis=positions, dtype=np.float32)
     if method == "max":
-        return x.amax(dim=positions) if torch_input else x.max(axis=positions)
-    raise PoolError(f"unknown pool method {method!r}")
+        return x.max(axis=positions).astype(np.float32)
+    return _position(x, method, layout).astype(np.float32)
+
+
+def _position(x: Any, method: str, layout: str) -> Any:
+    """The first or last position: a token, or (for maps) the first or last pixel."""
+    index = 0 if method == "first" else -1
+    if layout == "tokens":
+        return x[:, index, :]
+    return x.reshape(x.shape[0], x.shape[1], -1)[:, :, index]
+
+
+def _batch_first(module: Any) -> bool:
+    """False for a recurrent, attention or transformer module built with ``batch_first=False``.
+
+    ``nn.Transformer*`` layers keep the setting on their attention modules only.
+    """
+    if module is None:
+        return True
+    flag = getattr(module, "batch_first", None)
+    if flag is None and type(module).__name__ in _TRANSFORMER_TYPES:
+        flag = next((m.batch_first for m in module.modules() if hasattr(m, "batch_first")), None)
+    return flag is not False
+
+
+_TRANSFORMER_TYPES = (
+    "Transformer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+)
 
 
 def _channels_first_1d(module: Any) -> bool:

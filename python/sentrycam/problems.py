@@ -64,9 +64,7 @@ class ProblemLog:
 
     def warn_pending(self) -> None:
         """Give the warnings of problems found on the background thread (training thread)."""
-        if not self._pending:
-            return
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for message in pending:
+        while self._pending:
+            with self._lock:  # one at a time: a warning turned into an error leaves the rest
+                message = self._pending.pop(0)
             warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=4)

@@ -51,8 +51,12 @@ class CaptureWorker:
         self.idle_since: float | None = (
             None  # perf_counter() when the queue last emptied; inf: busy
         )
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        threads = torch_threads()
         self._thread.start()
+        self._ready.wait(5.0)  # the thread has set its own torch threads: restore the default
+        restore_torch_threads(threads)
 
     @property
     def pending(self) -> int:
@@ -85,18 +89,22 @@ class CaptureWorker:
                 self._cond.wait(0.1 if left is None else min(left, 0.1))
         return not self._items
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Process what is queued, then end the thread."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Process what is queued, then end the thread; True once it ended within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         self.join(timeout)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self._thread.join(left)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         defer_warnings_on_this_thread()
         _one_torch_thread()
+        self._ready.set()
         again = False  # whether ``idle`` asked to be called again soon (frames await a paced send)
         while True:
             with self._cond:
@@ -132,13 +140,30 @@ class CaptureWorker:
 
 
 def _one_torch_thread() -> None:
-    """Run this thread's torch operations on one core (thread-local in torch).
+    """Run this thread's torch operations on one core.
 
     With OpenMP, every thread that runs a parallel torch operation keeps a team of its own; while a
     second team exists, libgomp sees more threads than cores and throttles its spinning, which made
     every small training step ~3x slower in a measurement. One thread here avoids a second team.
+    The OpenMP and MKL settings are per thread, but torch also keeps the number as the default for
+    threads that start later: the caller restores that (:func:`restore_torch_threads`).
     """
     torch = sys.modules.get("torch")
     if torch is not None:
         with contextlib.suppress(Exception):
+            torch.get_num_threads()  # this thread's lazy set-up first: it would undo the next line
             torch.set_num_threads(1)
+
+
+def torch_threads() -> int | None:
+    """The calling thread's torch thread count (``None`` when torch is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
+def restore_torch_threads(count: int | None) -> None:
+    """Make ``count`` the default for later threads again (the caller's own setting unchanged)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and count is not None and torch.get_num_threads() == count:
+        with contextlib.suppress(Exception):
+            torch.set_num_threads(count)

@@ -314,3 +314,37 @@ def test_a_probe_on_another_device_or_dtype_follows_the_model(mlp, probe):
         cam.step(2)
     assert [f.step for f in cam.frames] == [0, 1]
     assert any("running the probe failed" in str(w.message) for w in caught)
+
+
+def test_sequence_first_transformer_layers_are_transposed():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0).eval()  # batch_first=False
+    x = torch.randn(5, 3, 8)  # (T, N, D)
+    with torch.no_grad():
+        out = layer(x)
+    pooled = pool_output(out, "auto", layer)
+    np.testing.assert_allclose(pooled.rows.numpy(), out.mean(0).numpy(), rtol=1e-6)
+    assert pooled.shape == (3, 5, 8)
+
+
+def test_half_precision_maps_are_averaged_in_float32():
+    x = (torch.randn(4, 3, 16, 16) * 100).to(torch.float16)
+    pooled = pool_output(x, "mean")
+    assert pooled.rows.dtype == torch.float32
+    np.testing.assert_allclose(pooled.rows.numpy(), x.float().mean(dim=(2, 3)).numpy(), rtol=1e-5)
+    assert pool_output(x, "max").rows.dtype == torch.float32
+
+
+def test_a_probe_that_follows_dtype_changes_is_cast_from_the_original():
+    model = nn.Sequential(nn.Linear(4, 3))
+    x = torch.tensor([[1.0001, 2.0, 3.0, 4.0]] * 3)
+    cam = sentrycam.Monitor(model, layers=["0"], probe=x, every=1)
+    model.half()
+    cam.step(0)
+    model.float()
+    cam.step(1)
+    assert cam._probe.x.dtype == torch.float32 and torch.equal(cam._probe.x, x)
+
+
+def test_a_nested_dict_is_not_a_pool(mlp, probe):
+    with pytest.raises(ValueError, match="a method or a callable per layer"):
+        sentrycam.Monitor(mlp, layers=["act1"], probe=probe, pool={"act1": {"x": "mean"}})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -216,3 +217,112 @@ def test_a_recording_folder_without_write_permission_is_a_value_error(tmp_path):
             sentrycam.Monitor(record=locked / "run.arrows")
     finally:
         locked.chmod(0o700)
+
+
+class FakeClock:
+    """A perf_counter the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _simulate(monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0.01, pause=None):
+    """Drive a Cadence(every=10, budget=0.05) through a simulated loop; return it and captures."""
+    import sentrycam.cadence as cadence_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(cadence_module.time, "perf_counter", clock)
+    cadence = cadence_module.Cadence(10, 0.05)
+    captured = []
+    for step in range(steps):
+        for _ in range(calls_per_step):
+            clock.now += call_s
+            if pause is not None and step == pause[0]:
+                clock.now += pause[1]
+            if cadence.due(step):
+                start = clock.now
+                clock.now += capture_s
+                cadence.captured(step, start, capture_s, 0.0, 0.0)
+                captured.append(step)
+            cadence.left()
+    return cadence, captured
+
+
+def test_the_budget_measures_per_call_so_gradient_accumulation_does_not_switch_it_off(
+    monkeypatch,
+):
+    plain, caps1 = _simulate(monkeypatch, steps=20_000)
+    accumulated, caps4 = _simulate(monkeypatch, steps=5_000, calls_per_step=4)
+    # The same training time (5,000 steps of four 1 ms calls, 20,000 steps of one): the same
+    # share of it for monitoring, not a cadence that runs away.
+    from sentrycam.cadence import BUDGET_AIM
+
+    share = BUDGET_AIM * 0.05
+    assert abs(plain.effective_every - 0.01 * (1 - share) / (share * 0.001)) <= 10
+    assert accumulated.effective_every * 4 == pytest.approx(plain.effective_every, rel=0.1)
+    assert len(caps4) == pytest.approx(len(caps1), rel=0.25)  # the same time: as many captures
+
+
+def test_a_pause_between_steps_does_not_count_as_training_or_monitoring(monkeypatch):
+    steady, _ = _simulate(monkeypatch, steps=6_000)
+    paused, captured = _simulate(monkeypatch, steps=6_000, pause=(3_000, 60.0))
+    assert paused.effective_every == steady.effective_every
+    assert all(b - a >= steady.effective_every for a, b in itertools.pairwise(captured))
+
+
+def test_log_captures_do_not_move_the_probe_cadence(mlp, probe):
+    cam = sentrycam.Monitor(mlp, layers=["act1"], probe=probe, every=5)
+    for step in range(21):
+        cam.log(step, {"extra": np.ones((40, 2))})
+        cam.step(step)
+    assert [f.step for f in cam.frames if f.layer == "act1"] == [0, 5, 10, 15, 20]
+    assert cam.stats["captures"] == 21 + 5
+
+
+def test_a_callback_that_raises_leaves_the_other_alerts_queued():
+    cam = sentrycam.Monitor()
+    seen = []
+
+    def callback(alert):
+        seen.append(alert.layer)
+        if len(seen) == 1:
+            raise RuntimeError("stop here")
+
+    cam.on_alert(callback)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SentrycamWarning)
+        cam.log(0, {"a": np.full((10, 2), np.nan), "b": np.full((10, 2), np.nan)})
+        with pytest.raises(RuntimeError, match="stop here"):
+            cam.flush()
+        cam.flush()
+    assert sorted(seen) == ["a", "b"]
+
+
+def test_the_background_thread_leaves_torch_threads_of_other_threads_alone():
+    before = torch.get_num_threads()
+    cam = sentrycam.Monitor()
+    cam.log(0, {"h": torch.randn(20, 3)})
+    cam.flush()
+    later = []
+    thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert torch.get_num_threads() == before and later == [before]
+
+
+def test_history_memory_counts_the_activations_it_holds():
+    cam = sentrycam.Monitor()
+    cam.log(0, {"h": torch.randn(100, 64)})
+    (frame,) = cam.frames
+    assert frame.memory >= frame.nbytes + 100 * 64 * 4
+
+
+def test_log_copies_labels_the_loop_may_reuse():
+    labels = torch.zeros(6, dtype=torch.int32)
+    cam = sentrycam.Monitor()
+    cam.log(0, {"h": np.ones((6, 2))}, labels=labels)
+    labels += 7  # the training loop reuses its buffer right away
+    assert cam.frames[0].labels.tolist() == [0] * 6
