@@ -22,10 +22,10 @@ COST_WINDOW = 5  # captures in the running median of the monitoring cost
 # The cadence aims at this share of the budget. Measured on a 2-core machine, a capture slowed the
 # loop by up to about twice what can be timed from inside it (the training steps themselves run
 # slower around it: caches, the allocator, the background thread on the same cores), and calling
-# step() at all costs a few microseconds a step (about 2% of a 0.4 ms step). Aiming at the budget
-# itself overshot it (+6% to +13% for budget=0.05); at half of it the quick-start MLP still came
-# to +8%.
-BUDGET_AIM = 0.3
+# step() at all costs microseconds a step that no clock inside the loop can tell from training
+# (about 3% of the quick-start MLP's 0.4 ms step). Aiming at the budget itself overshot it (+6% to
+# +13% for budget=0.05); at half of it the MLP still came to +8%, at 0.3 to +7%.
+BUDGET_AIM = 0.25
 CALL_EMA = 0.05  # weight of the newest interval in the running average between step() calls
 PAUSE_FACTOR = 10.0  # an interval this many times the average is a pause (a validation loop,
 # a checkpoint, the time between two cells): neither training nor monitoring, left out of both
@@ -63,7 +63,7 @@ class Cadence:
         this is one modulo (no clock is read): it runs on every training step.
         """
         if self.budget is not None:
-            self._time_call(worker_idle_since)
+            self._time_call(time.perf_counter(), worker_idle_since)
         if step % self.every:
             return False
         if self._last_capture is None:
@@ -74,22 +74,24 @@ class Cadence:
             self.effective_every = self._stretched(self._costs_with(cost), steps)
         return steps >= self.effective_every
 
-    def _time_call(self, worker_idle_since: float | None) -> None:
-        now = time.perf_counter()
+    def _time_call(self, now: float, worker_idle_since: float | None) -> None:
+        """The training time since the previous call (which, unless it captured, returned within
+        microseconds of its start: its start stands for its end)."""
+        last, self._last_exit = self._last_exit, now
         self._calls += 1
-        if self._last_exit is None:
+        if last is None:
             return
-        interval = now - self._last_exit
+        interval = now - last
         usual = self._call_s if self._call_s is not None else self._any_call_s
         if usual is not None and interval > PAUSE_FACTOR * usual:
             self._paused_s += interval
             return
         self._any_call_s = _ema(self._any_call_s, interval)
-        if worker_idle_since is None or worker_idle_since <= self._last_exit:
+        if worker_idle_since is None or worker_idle_since <= last:
             self._call_s = _ema(self._call_s, interval)
 
-    def left(self) -> None:
-        """Called when ``step()`` returns: with a budget, training time is measured from here."""
+    def captured_until_now(self) -> None:
+        """Called when a capturing ``step()`` returns: training time is measured from here."""
         if self.budget is not None:
             self._last_exit = time.perf_counter()
 

@@ -189,8 +189,11 @@ class _Ops:
         if self.torch is not None:
             idx = self.torch.arange(q, device=x.device)
             d[idx, idx] = float("inf")
-            return self.cpu(self.torch.topk(d, k, dim=1, largest=False).indices)
-        d[np.arange(q), np.arange(q)] = np.inf
+            if d.device.type != "cpu":
+                return self.cpu(self.torch.topk(d, k, dim=1, largest=False).indices)
+            d = d.numpy()  # on the CPU NumPy's partition is about twice as fast as torch.topk
+        else:
+            d[np.arange(q), np.arange(q)] = np.inf
         return np.argpartition(d, k - 1, axis=1)[:, :k]
 
 

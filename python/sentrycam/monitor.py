@@ -191,26 +191,31 @@ class Monitor(anywidget.AnyWidget):
 
     def step(self, step: int, **scalars: Any) -> None:
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
-        if type(step) is not int:  # this runs on every training step: the common case first
+        # This runs on every training step: a few microseconds matter on a fast model, so the
+        # common case is checked inline and the clock is read once at most.
+        if type(step) is not int:
             step = step_number(step)
         pipeline, cadence = self._pipeline, self._cadence
-        pipeline.deliver()
-        if self._runner is None or self._probe is None:
+        if pipeline.undelivered or pipeline.log.pending:
+            pipeline.deliver()
+        if self._runner is None:
             raise RuntimeError(
                 "step() needs a model and a probe: Monitor(model, layers=[...], probe=(x, y)); "
                 "without a model use cam.log(step, {name: array})"
             )
-        try:
-            idle_since = pipeline.worker_idle_since if cadence.budget is not None else None
-            if cadence.due(step, idle_since):
-                self._capture_step(step, scalars)
-            elif self._sync:
+        worker = pipeline.worker
+        idle_since = worker.idle_since if worker is not None and cadence.budget else None
+        if not cadence.due(step, idle_since):
+            if self._sync:
                 self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
+            return
+        try:
+            self._capture_step(step, scalars)
         finally:
-            cadence.left()
+            cadence.captured_until_now()
 
     def _capture_step(self, step: int, scalars: dict[str, Any]) -> None:
-        assert self._runner is not None and self._probe is not None
+        assert self._runner is not None and self._probe is not None  # set together
         t0 = time.perf_counter()
         try:
             self._probe.follow(self._runner.inner)  # the model may have moved since

@@ -48,15 +48,15 @@ class CapturePipeline:
         self.callbacks = callbacks  # on_alert functions, run by ``deliver``
         self.alerts: list[Any] = []
         self.closed = False
-        self._undelivered: list[Any] = []  # alerts whose callbacks have not run yet
+        self.undelivered: list[Any] = []  # alerts whose callbacks have not run yet
         self._capture_bytes: deque[int] = deque(maxlen=64)
         self._lock = threading.Lock()
-        self._worker: CaptureWorker | None = None  # started by the first capture
+        self.worker: CaptureWorker | None = None  # started by the first capture
 
     @property
     def worker_idle_since(self) -> float | None:
         """When the background thread last became idle (``None``: there is none yet)."""
-        return self._worker.idle_since if self._worker is not None else None
+        return self.worker.idle_since if self.worker is not None else None
 
     def submit(self, capture: Capture, t0: float) -> None:
         """Hand over a capture begun at ``t0`` (``perf_counter``); waits while the queue is full."""
@@ -73,13 +73,13 @@ class CapturePipeline:
                 except Exception as exc:  # as on the background thread: training goes on
                     self._worker_failed(exc)
             else:
-                if self._worker is None:
-                    self._worker = CaptureWorker(
+                if self.worker is None:
+                    self.worker = CaptureWorker(
                         self._process, self.channel.flush_due, on_error=self._worker_failed
                     )
-                waited = self._worker.submit(capture)
+                waited = self.worker.submit(capture)
         finally:  # counted even when an interrupt ends the wait: the capture was handed over
-            busy = self._worker.busy_s[-WORKER_COST_WINDOW:] if self._worker is not None else []
+            busy = self.worker.busy_s[-WORKER_COST_WINDOW:] if self.worker is not None else []
             worker_s = statistics.median(busy) if busy else 0.0
             train_s = time.perf_counter() - t0
             probe = capture.every is not None  # log() captures do not move the probe's cadence
@@ -100,22 +100,22 @@ class CapturePipeline:
         with self._lock:
             self._capture_bytes.append(sum(f.nbytes for f in frames))
             self.alerts.extend(alerts)
-            self._undelivered.extend(alerts)
+            self.undelivered.extend(alerts)
         self.channel.send_alerts(alerts)
 
     def deliver(self) -> None:
         """On the training thread: warnings of background problems, then the alert callbacks."""
         self.log.warn_pending()
-        while self._undelivered:
+        while self.undelivered:
             with self._lock:  # one at a time: a callback that raises leaves the rest queued
-                alert = self._undelivered.pop(0)
+                alert = self.undelivered.pop(0)
             for fn in list(self.callbacks):
                 fn(alert)
 
     def settle(self) -> None:
         """Wait for the background thread to finish what it was given (a no-op inside it)."""
-        if self._worker is not None:
-            self._worker.join()
+        if self.worker is not None:
+            self.worker.join()
 
     def flush(self) -> None:
         """Finish every capture handed over and send every frame not yet sent."""
@@ -127,7 +127,7 @@ class CapturePipeline:
 
         Marked closed only once done, so a close interrupted by Ctrl-C can be called again.
         """
-        finished = self._worker is None or self._worker.stop(timeout)
+        finished = self.worker is None or self.worker.stop(timeout)
         self.channel.flush()
         if not finished:
             self.log.report(
@@ -141,7 +141,7 @@ class CapturePipeline:
     def stats(self) -> dict[str, Any]:
         """Captures, cadence, training-thread and background time, backpressure, bytes."""
         c = self.cadence
-        busy = self._worker.busy_s if self._worker is not None else []
+        busy = self.worker.busy_s if self.worker is not None else []
         with self._lock:
             sizes = list(self._capture_bytes)
         return {
@@ -153,7 +153,7 @@ class CapturePipeline:
             "train_thread_ms": _median_ms(c.train_thread_s),
             "waited_ms": c.waited_s * 1e3,
             "worker_ms": _median_ms(busy),
-            "queued": self._worker.pending if self._worker is not None else 0,
+            "queued": self.worker.pending if self.worker is not None else 0,
             "bytes_per_capture": int(statistics.median(sizes)) if sizes else 0,
             "frames_sent": self.channel.stream.sent_frames,
         }

@@ -38,7 +38,7 @@ class ProblemLog:
         self.strict = strict
         self.messages: list[str] = []
         self._counts: dict[str, int] = {}
-        self._pending: list[str] = []
+        self.pending: list[str] = []
         self._lock = threading.Lock()
 
     def report(self, message: str, exc: BaseException | None = None) -> None:
@@ -56,7 +56,7 @@ class ProblemLog:
                 message = f"{message} (seen {seen} times)"
             self.messages.append(message)
             if deferred:
-                self._pending.append(message)
+                self.pending.append(message)
         if not deferred:
             warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=4)
         with contextlib.suppress(Exception):  # no comm (a closed widget): the warning was given
@@ -64,7 +64,7 @@ class ProblemLog:
 
     def warn_pending(self) -> None:
         """Give the warnings of problems found on the background thread (training thread)."""
-        while self._pending:
+        while self.pending:
             with self._lock:  # one at a time: a warning turned into an error leaves the rest
-                message = self._pending.pop(0)
+                message = self.pending.pop(0)
             warnings.warn(f"sentrycam: {message}", SentrycamWarning, stacklevel=4)

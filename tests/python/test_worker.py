@@ -246,8 +246,8 @@ def _simulate(monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0
                 start = clock.now
                 clock.now += capture_s
                 cadence.captured(step, start, capture_s, 0.0, 0.0)
+                cadence.captured_until_now()
                 captured.append(step)
-            cadence.left()
     return cadence, captured
 
 
