@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { ROOT, cellOutput, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, labSession } from "./jupyter.ts";
-import { SNAPSHOT_CELLS, checkSnapshot, mlpSetup, mlpTrain } from "./scenarios.ts";
+import { SNAPSHOT_CELLS, checkSnapshot, mlpSetup, mlpTrain, trainLive } from "./scenarios.ts";
 
 // The quick-start MLP watched on act1 and act2 (probe 300), every 5 steps; 150 training steps.
 const SETUP = mlpSetup("every=5");
@@ -13,23 +13,7 @@ const TRAIN = mlpTrain(150, 0.08);
 const session = labSession();
 
 test("frames stream into the view while the training cell runs; snapshot writes a PNG", { timeout: 300_000 }, async () => {
-  writeNotebook(session.lab(), "live.ipynb", [SETUP, TRAIN, ...SNAPSHOT_CELLS]);
-  const { page, problems } = await openNotebook(session.browser(), session.lab(), "live.ipynb");
-  await runCell(page, 0);
-  await waitKernelIdle(page);
-  await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
-
-  await runCell(page, 1);
-  // Sample the DOM while the kernel is busy: data-frames must grow several times.
-  const seen: number[] = [];
-  while (await kernelBusy(page)) {
-    const attrs = await rootAttrs(page);
-    const frames = Number(attrs.frames ?? 0);
-    if (seen.length === 0 || frames !== seen[seen.length - 1]) seen.push(frames);
-    await page.waitForTimeout(150);
-  }
-  const growthWhileBusy = seen.filter((v, i) => i > 0 && v > seen[i - 1]).length;
-  assert.ok(growthWhileBusy >= 3, `data-frames grew only ${growthWhileBusy} times while busy: ${seen.join(",")}`);
+  const { page, problems } = await trainLive(session.browser(), session.lab(), "live.ipynb", [SETUP, TRAIN, ...SNAPSHOT_CELLS]);
   assert.match(await cellOutput(page, 1), /trained \d+/);
 
   // After training: every frame arrived (30 captures x 2 layers) and the view shows the probe.

@@ -3,8 +3,8 @@
 // sample in the kernel and stream into the view while the training cell runs.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { labSession, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook } from "./jupyter.ts";
-import { cellJson, framesWhileBusy, growths, waitFrames } from "./scenarios.ts";
+import { labSession, rootAttrs, runCell, waitKernelIdle } from "./jupyter.ts";
+import { cellJson, trainLive, waitFrames } from "./scenarios.ts";
 
 // One intra-op thread: on this shared 2-core machine the kernel competes with the Jupyter server
 // and Chromium, and a second OpenMP thread made each small training step ~20x slower.
@@ -89,15 +89,7 @@ interface Expect {
 const session = labSession();
 
 async function liveRun(name: string, setup: string, trainCell: string, expect: Expect): Promise<void> {
-  writeNotebook(session.lab(), name, [setup, trainCell, CHECK]);
-  const { page, problems } = await openNotebook(session.browser(), session.lab(), name);
-  await runCell(page, 0);
-  await waitKernelIdle(page);
-  await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
-
-  await runCell(page, 1);
-  const seen = await framesWhileBusy(page);
-  assert.ok(growths(seen) >= 3, `data-frames grew only ${growths(seen)} times while busy: ${seen.join(",")}`);
+  const { page, problems, seen } = await trainLive(session.browser(), session.lab(), name, [setup, trainCell, CHECK]);
 
   await runCell(page, 2);
   await waitKernelIdle(page);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { cellOutput, interruptKernel, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, type Lab } from "./jupyter.ts";
+import { cellOutput, interruptKernel, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, type Lab, type PageProblems } from "./jupyter.ts";
 
 /** The quick-start MLP on scikit-learn's digits; `cam` watches act1 and act2 (PROBE rows). One
  * intra-op thread: on a shared 2-core machine a second OpenMP thread makes small steps erratic. */
@@ -51,6 +51,24 @@ export async function framesWhileBusy(page: Page, until: (frames: number) => boo
     await page.waitForTimeout(150);
   }
   return seen;
+}
+
+/**
+ * Write `cells` to `name`, open it, run the first cell (it displays `cam`) and then the second (the
+ * training loop): data-frames must grow at least three times while the kernel is busy, i.e.
+ * frames reach the view while the cell runs. Returns the page once the kernel is idle again.
+ */
+export async function trainLive(browser: Browser, lab: Lab, name: string, cells: string[]): Promise<{ page: Page; problems: PageProblems; seen: number[] }> {
+  writeNotebook(lab, name, cells);
+  const { page, problems } = await openNotebook(browser, lab, name);
+  await runCell(page, 0);
+  await waitKernelIdle(page);
+  await page.waitForSelector(".sentrycam-root", { timeout: 60_000 });
+  await runCell(page, 1);
+  const seen = await framesWhileBusy(page);
+  assert.ok(growths(seen) >= 3, `data-frames grew only ${growths(seen)} times while busy: ${seen.join(",")}`);
+  await waitKernelIdle(page);
+  return { page, problems, seen };
 }
 
 /** Cells that ask the view for a PNG, then (in the next cell) check the file the kernel wrote. */
