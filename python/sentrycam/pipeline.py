@@ -53,11 +53,6 @@ class CapturePipeline:
         self._lock = threading.Lock()
         self.worker: CaptureWorker | None = None  # started by the first capture
 
-    @property
-    def worker_idle_since(self) -> float | None:
-        """When the background thread last became idle (``None``: there is none yet)."""
-        return self.worker.idle_since if self.worker is not None else None
-
     def submit(self, capture: Capture, t0: float) -> None:
         """Hand over a capture begun at ``t0`` (``perf_counter``); waits while the queue is full."""
         if self.closed:

@@ -103,7 +103,7 @@ def test_sync_mode_raises_the_alert_inside_the_same_step():
     cam.on_alert(seen.append)
     with pytest.warns(SentrycamWarning, match="non-finite"):
         cam.log(0, {"h": np.full((10, 2), np.nan)})
-    assert seen and seen[0].step == 0 and cam._pipeline.worker_idle_since is None
+    assert seen and seen[0].step == 0 and cam._pipeline.worker is None
 
 
 def test_a_callback_that_raises_stops_the_loop_like_before():
