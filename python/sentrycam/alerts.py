@@ -1,47 +1,56 @@
 """Alerts over metric and scalar streams.
 
 One :class:`AlertEngine` watches every ``(layer, metric)`` stream it is fed (``layer`` is ``None``
-for run scalars such as ``val_loss``). Rules, none of which needs per-run tuning:
+for run scalars such as ``val_loss``). One configuration for every run; every window counts
+training steps, not frames (see :mod:`sentrycam.rules`). Rules:
 
-``robust``     (default) robust change detector on the stream's increments: each increment is
-               standardised by the median / MAD of ``window`` earlier increments, ending ``lag``
-               frames back (a steady wrong-way trend is the baseline, not a change, and a drift
-               does not become its own baseline at once; a right-way trend counts as standing
-               still, so a healthy trend that slows down is no alarm); it fires on one large jump
-               (z >= ``z_jump``) or on a sustained wrong-way drift (one-sided CUSUM of the clipped
-               z-scores with allowance ``k`` reaching ``h``). It is silent during the warm-up.
-``sentrycam``  (baseline, opt-in) SentryCam's rule: after a 5-step burn-in, the metric moved the
-               wrong way 2 steps in a row and the last move exceeds 0.2 x the std of the previous
-               10 values.
-``hard``       (default) non-finite activations or scalars, exploding norms (after 5 frames,
-               ``norm_mean`` > 10 x its running median), mass unit death (``dead_frac`` >= 0.5, or
-               up by >= 0.25 on its running median).
+``robust``     (default) a robust level test of each watched metric against a lagged,
+               trend-aware reference window: a jump, or a wrong-way departure that lasts.
+``sentrycam``  (baseline, opt-in) SentryCam's rule as published.
+``hard``       (default) non-finite activations or scalars (immediate: no warm-up); exploding
+               activation norms (``norm_mean`` > 10 x its reference median); mass unit death
+               (``dead_frac`` up by >= 0.25 on its reference median); a layer that stopped
+               learning (``change_prev`` per step under 1% of its reference median for 100 steps).
 
-Each watched metric has a wrong-way direction (:data:`DIRECTIONS`; scalars named ``*loss*`` are
-bad going up, ``*acc*`` going down). Alerts are de-duplicated per ``(layer, metric, rule)``
-episode: a rule that keeps firing raises one alert; it re-arms after ``rearm`` quiet updates.
-Run scalars come from training batches, so a robust-rule jump on them must persist one more
-update (``scalar_confirm``) before it fires; probe metrics fire at once.
+No rule but the non-finite one fires during a warm-up (:class:`~sentrycam.rules.Warmup`, in steps
+and frames): a fresh network's norms grow several-fold, its rank and dead fractions move, and
+that is the normal regime, not a failure. Each watched metric has a wrong-way direction
+(:data:`DIRECTIONS`; scalars named ``*loss*`` are bad going up, ``*acc*`` going down). Alerts are
+de-duplicated per ``(layer, metric, rule)`` episode: a rule that keeps firing raises one alert; it
+re-arms after ``rearm_steps`` quiet steps. Run scalars come from training batches, so a jump on
+them must persist one more update (``scalar_confirm``). Every alert carries its evidence and a
+message that says what changed and its likely causes (:mod:`sentrycam.explain`).
 :func:`alert_steps` applies one rule to a single series (for benchmarks and comparisons).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any
 
-import numpy as np
+from .explain import explain
+from .rules import (
+    History,
+    RobustChangeRule,
+    SentryCamRule,
+    StreamRule,
+    Verdict,
+    Warmup,
+    make_rule,
+    median,
+)
 
 __all__ = [
     "DIRECTIONS",
+    "SEVERITIES",
     "Alert",
     "AlertEngine",
     "RobustChangeRule",
     "SentryCamRule",
     "StreamRule",
+    "Warmup",
     "alert_steps",
     "direction_of",
     "make_rule",
@@ -61,19 +70,34 @@ DIRECTIONS: dict[str, int] = {
     "dormant_frac": +1,
 }
 #: Smallest meaningful change per metric (its resolution): the robust rule never standardises
-#: by less, so one unit dying (1/D) or a rounding-level CKA wobble is not a "huge" jump.
+#: by less, so a few units of a narrow layer flickering between dead and alive (1/D each) or a
+#: rounding-level CKA wobble is not a "huge" jump.
 SCALE_FLOORS: dict[str, float] = {
-    "dead_frac": 0.01,
-    "dormant_frac": 0.01,
+    "dead_frac": 0.03,
+    "dormant_frac": 0.03,
     "cka_prev": 0.002,
     "knn_jaccard_prev": 0.005,
 }
 SEVERITIES = ("info", "warning", "critical")
+#: Exploding norms: ``norm_mean`` above this many times its reference median.
+NORM_FACTOR = 10.0
+#: Mass unit death: ``dead_frac`` up by this much on its reference median.
+DEAD_JUMP = 0.25
+#: A stopped layer moves less than this share of its usual change per step ...
+STILL_RATIO = 0.01
+#: ... for this many steps.
+STILL_STEPS = 100
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert: at ``step``, on ``layer`` (``None`` for run scalars), about ``metric``."""
+    """One alert: at ``step``, on ``layer`` (``None`` for run scalars), about ``metric``.
+
+    ``evidence``: ``steps`` and ``values`` (the metric's recent history up to this step),
+    ``reference`` and ``spread`` (the level it was compared with and that level's usual
+    variation), ``threshold`` (the level whose crossing fired the rule), ``window`` (first and
+    last step of the reference), ``direction`` (+1: up is bad, -1: down is bad), ``kind``.
+    """
 
     step: int
     layer: str | None
@@ -82,13 +106,22 @@ class Alert:
     severity: str  # "info" | "warning" | "critical"
     rule: str = ""
     value: float = float("nan")
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-JSON-compatible form (a non-finite ``value`` becomes ``None``)."""
+        """Plain-JSON-compatible form (non-finite numbers become ``None``)."""
         d = asdict(self)
-        if not math.isfinite(self.value):
-            d["value"] = None
-        return d
+        return _json_safe(d)  # type: ignore[no-any-return]
+
+
+def _json_safe(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _json_safe(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_json_safe(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
 
 
 def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
@@ -105,147 +138,6 @@ def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
     return 0
 
 
-class StreamRule(Protocol):
-    """A trigger rule over one series; ``update`` says whether it fires at this value."""
-
-    name: str
-
-    def update(self, value: float) -> bool: ...
-
-
-class SentryCamRule:
-    """SentryCam's trigger: ``moves`` wrong-way moves in a row, the last > ``factor`` x std."""
-
-    name = "sentrycam"
-
-    def __init__(
-        self,
-        direction: int,
-        *,
-        burn_in: int = 5,
-        moves: int = 2,
-        window: int = 10,
-        factor: float = 0.2,
-    ) -> None:
-        self.direction = direction or 1
-        self.burn_in, self.moves, self.window, self.factor = burn_in, moves, window, factor
-        self.values: deque[float] = deque(maxlen=max(window, moves) + 1)
-        self.count = 0
-
-    def update(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        self.count += 1
-        vals = list(self.values)
-        self.values.append(value)
-        if self.count <= self.burn_in or len(vals) < max(self.moves, 2):
-            return False
-        seq = [*vals[-self.moves :], value]
-        steps = np.diff(seq) * self.direction
-        if not (steps > 0).all():
-            return False
-        hist = vals[-self.window :]
-        return bool(steps[-1] > self.factor * float(np.std(hist)))
-
-
-class RobustChangeRule:
-    """Median/MAD-standardised increments; fires on a big jump or a CUSUM of sustained drift."""
-
-    name = "robust"
-
-    def __init__(
-        self,
-        direction: int,
-        *,
-        window: int = 20,
-        lag: int = 5,
-        warmup: int = 10,
-        z_jump: float = 8.0,
-        k: float = 1.0,
-        h: float = 12.0,
-        rel_floor: float = 1e-3,
-        abs_floor: float = 0.0,
-        confirm: int = 0,
-    ) -> None:
-        self.direction = direction
-        self.confirm = confirm
-        self.pending: tuple[int, float, float] | None = None  # (updates left, level, scale)
-        self.window, self.lag, self.warmup = window, lag, warmup
-        self.z_jump, self.k, self.h = z_jump, k, h
-        self.rel_floor, self.abs_floor = rel_floor, abs_floor
-        self.incs: deque[float] = deque(maxlen=window + lag)
-        self.last: float | None = None
-        self.last_before: float | None = None
-        self.levels: deque[float] = deque(maxlen=window)
-        self.cusum = 0.0
-        self.z = 0.0
-
-    def update(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.last is None:
-            self.last = value
-            self.levels.append(value)
-            return False
-        inc = value - self.last
-        self.last_before, self.last = self.last, value
-        fired = False
-        if len(self.incs) >= self.warmup + self.lag:
-            ref = list(self.incs)[: len(self.incs) - self.lag]
-            med = _median(ref)
-            mad = 1.4826 * _median([abs(r - med) for r in ref])
-            level = _median([abs(v) for v in self.levels])
-            floor = max(self.rel_floor * level, self.abs_floor, 1e-12)
-            scale = max(mad, floor)
-            if self.direction:
-                # Baseline: the recent trend if it already goes the wrong way, else standing
-                # still; a healthy trend that slows down is not a wrong-way move.
-                centre = self.direction * max(self.direction * med, 0.0)
-                z = self.direction * (inc - centre) / scale
-            else:
-                z = abs(inc - med) / scale
-            self.z = z
-            self.cusum = max(0.0, self.cusum + min(z, self.z_jump) - self.k)
-            fired = self.cusum >= self.h or self._jump(z, value, scale)
-        self.incs.append(inc)
-        self.levels.append(value)
-        return fired
-
-    def _jump(self, z: float, value: float, scale: float) -> bool:
-        """A jump fires at once, or (``confirm`` > 0) once the level stays shifted that long."""
-        if self.pending is not None:
-            left, base, sc = self.pending
-            shift = (value - base) * self.direction if self.direction else abs(value - base)
-            if shift < 0.5 * self.z_jump * sc:
-                self.pending = None  # the level came back: a one-off spike
-            elif left <= 1:
-                self.pending = None
-                return True
-            else:
-                self.pending = (left - 1, base, sc)
-        if z >= self.z_jump:
-            if self.confirm <= 0:
-                return True
-            if self.pending is None and self.last_before is not None:
-                self.pending = (self.confirm, self.last_before, scale)
-        return False
-
-
-def _median(xs: list[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
-def make_rule(name: str, direction: int, **params: float) -> StreamRule:
-    """A fresh rule instance by name (``"robust"`` or ``"sentrycam"``)."""
-    if name == "robust":
-        return RobustChangeRule(direction, **params)  # type: ignore[arg-type]
-    if name == "sentrycam":
-        return SentryCamRule(direction, **params)  # type: ignore[arg-type]
-    raise ValueError(f"unknown rule {name!r}")
-
-
 def alert_steps(
     values: Sequence[float],
     steps: Sequence[int] | None = None,
@@ -253,15 +145,16 @@ def alert_steps(
     rule: str = "robust",
     direction: int = 1,
     start: int | None = None,
-    **params: float,
+    **params: Any,
 ) -> list[int]:
     """Steps at which ``rule`` raises an alert episode on one series (de-duplicated).
 
     ``direction``: +1 if going up is bad, -1 if going down is bad. ``params``: the rule's
     keyword arguments (for ``"robust"``, ``confirm`` defaults to 0: the bare rule).
+    ``steps`` default to 10, 20, 30, ... (a capture every 10 steps).
     ``start``: only episodes that begin at or after this step are returned (all by default).
     """
-    steps = list(range(len(values))) if steps is None else list(steps)
+    steps = [10 * i for i in range(len(values))] if steps is None else list(steps)
     if rule == "robust":
         params.setdefault("confirm", 0)  # the bare rule: jumps fire at once
     eng = AlertEngine(rules=(rule,), hard=False, directions={"s": direction}, params={rule: params})
@@ -276,25 +169,28 @@ def alert_steps(
 @dataclass
 class _Episode:
     active: bool = False
-    quiet: int = 0
+    last_fired: int = 0
 
 
 @dataclass
 class _Stream:
+    history: History
+    direction: int
     rules: dict[str, StreamRule] = field(default_factory=dict)
-    history: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+    rates: History | None = None  # change per step (the stopped-layer rule's stream)
+    still_since: int | None = None  # the stopped-layer rule's run of still frames
 
 
 class AlertEngine:
-    """Turns metric and scalar streams into de-duplicated alerts.
+    """Turns metric and scalar streams into de-duplicated alerts with evidence.
 
     ``rules``: trend rules applied to every watched stream (``"robust"``, ``"sentrycam"``).
-    ``hard``: the non-finite / exploding-norm / mass-death alerts. ``params``: keyword overrides
-    per rule name. ``directions``: extra or overriding wrong-way directions per metric name.
-    ``scalar_confirm``: for run scalars (``layer`` None, e.g. a per-batch training loss, whose
-    one-off spikes are sampling noise) a robust-rule jump must persist this many more updates
-    (at least half the jump threshold above the pre-jump level) before it fires; probe metrics
-    are deterministic given the weights and fire at once.
+    ``hard``: the non-finite / exploding-norm / mass-death / stopped-layer alerts. ``params``:
+    keyword overrides per rule name. ``directions``: extra or overriding wrong-way directions
+    per metric name. ``warmup``: steps and frames of history every rule but the non-finite one
+    waits for. ``rearm_steps``: quiet steps after which a rule's episode can fire again.
+    ``scalar_confirm``: for run scalars (``layer`` None, e.g. a per-batch training loss) a
+    jump must persist this many more updates before it fires.
     """
 
     def __init__(
@@ -302,13 +198,11 @@ class AlertEngine:
         rules: Iterable[str] = ("robust",),
         *,
         hard: bool = True,
-        params: dict[str, dict[str, float]] | None = None,
+        params: dict[str, dict[str, Any]] | None = None,
         directions: dict[str, int] | None = None,
-        rearm: int = 10,
+        warmup: Warmup | None = None,
+        rearm_steps: int = 300,
         scalar_confirm: int = 1,
-        norm_factor: float = 10.0,
-        dead_level: float = 0.5,
-        dead_jump: float = 0.25,
     ) -> None:
         self.rule_names = tuple(rules)
         for r in self.rule_names:
@@ -316,102 +210,170 @@ class AlertEngine:
         self.hard = hard
         self.params = params or {}
         self.directions = directions or {}
-        self.rearm, self.scalar_confirm = rearm, scalar_confirm
-        self.norm_factor, self.dead_level, self.dead_jump = norm_factor, dead_level, dead_jump
+        self.warmup = warmup or Warmup()
+        self.rearm_steps, self.scalar_confirm = rearm_steps, scalar_confirm
+        self.reference = RobustChangeRule(1, warmup=self.warmup, **self._robust_params())
         self.streams: dict[tuple[str | None, str], _Stream] = {}
         self.episodes: dict[tuple[str | None, str, str], _Episode] = {}
         self.alerts: list[Alert] = []
 
-    def _stream(self, layer: str | None, metric: str, direction: int) -> _Stream:
+    def _robust_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params.get("robust", {}).items() if k != "confirm"}
+
+    def _stream(self, layer: str | None, metric: str) -> _Stream:
         key = (layer, metric)
         st = self.streams.get(key)
         if st is None:
-            st = _Stream()
+            direction = direction_of(metric, self.directions)
+            keep = 4 * (self.reference.window + self.reference.lag) + self.warmup.steps
+            st = _Stream(History(keep), direction)
             if direction:
                 for r in self.rule_names:
                     p = dict(self.params.get(r, {}))
-                    if r == "robust" and metric in SCALE_FLOORS:
-                        p.setdefault("abs_floor", SCALE_FLOORS[metric])
-                    if r == "robust" and layer is None:
-                        p.setdefault("confirm", self.scalar_confirm)
+                    if r == "robust":
+                        p.setdefault("warmup", self.warmup)
+                        if metric in SCALE_FLOORS:
+                            p.setdefault("abs_floor", SCALE_FLOORS[metric])
+                        if layer is None:
+                            p.setdefault("confirm", self.scalar_confirm)
                     st.rules[r] = make_rule(r, direction, **p)
             self.streams[key] = st
         return st
 
-    def _emit(
-        self,
-        out: list[Alert],
-        fired: bool,
-        key: tuple[str | None, str, str],
-        make: Alert | None,
-    ) -> None:
-        ep = self.episodes.setdefault(key, _Episode())
-        if fired:
-            ep.quiet = 0
-            if not ep.active and make is not None:
-                ep.active = True
-                out.append(make)
-        elif ep.active:
-            ep.quiet += 1
-            if ep.quiet >= self.rearm:
-                ep.active = False
-
     def update(self, step: int, layer: str | None, values: dict[str, float]) -> list[Alert]:
         """Feed one frame's metrics (or one step's scalars); return the alerts raised now."""
         out: list[Alert] = []
-        where = f"{layer}: " if layer is not None else ""
+        step = int(step)
         for metric, raw in values.items():
             try:
                 v = float(raw)
             except (TypeError, ValueError):
                 continue
-            direction = direction_of(metric, self.directions)
-            st = self._stream(layer, metric, direction)
+            st = self._stream(layer, metric)
+            last = st.history.last_step
+            if last is not None and step < last:
+                self._restart(layer, metric, st)  # steps went backwards: a new run
+            elif last is not None and step == last:
+                continue  # the same step again (a duplicate feed): nothing new to judge
+            fired: list[tuple[str, Verdict, str]] = []
             for name, rule in st.rules.items():
-                fired = rule.update(v)
-                sev = "info" if name == "sentrycam" else "warning"
-                msg = f"{where}{metric} moved the wrong way ({name} rule), now {v:.4g}"
-                self._emit(
-                    out, fired, (layer, metric, name), Alert(step, layer, metric, msg, sev, name, v)
-                )
-            if self.hard:
-                self._hard(out, step, layer, metric, v, st)
-            if math.isfinite(v):
-                st.history.append(v)
+                verdict = rule.check(st.history, step, v)
+                if verdict is not None:
+                    fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
+            if self.hard:  # first: a hard rule says more than a trend on the same metric
+                fired = self._hard(st, layer, metric, step, v) + fired
+            st.history.add(step, v)
+            fired_names = {name for name, _, _ in fired}
+            told = False
+            for name, verdict, severity in fired:
+                told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
+            self._quiet(step, layer, metric, fired_names)
         self.alerts.extend(out)
         return out
 
+    def _restart(self, layer: str | None, metric: str, st: _Stream) -> None:
+        del self.streams[(layer, metric)]
+        for key in [k for k in self.episodes if k[0] == layer and k[1] == metric]:
+            del self.episodes[key]
+        st.history.reset()
+        self.streams[(layer, metric)] = self._stream(layer, metric)
+
+    def _emit(
+        self,
+        out: list[Alert],
+        step: int,
+        layer: str | None,
+        metric: str,
+        value: float,
+        rule: str,
+        verdict: Verdict,
+        severity: str,
+        st: _Stream,
+        told: bool,
+    ) -> bool:
+        """Open (or extend) the rule's episode; raise an alert for a new one unless another
+        rule already told of this metric at this step. Whether an alert was raised."""
+        ep = self.episodes.setdefault((layer, metric, rule), _Episode())
+        ep.last_fired = step
+        if ep.active or told:
+            ep.active = True
+            return False
+        ep.active = True
+        hist = st.rates if rule == "stopped" and st.rates is not None else st.history
+        n = len(hist.steps)
+        evidence = {
+            "steps": list(hist.steps)[-n:],
+            "values": list(hist.values)[-n:],
+            "reference": verdict.reference,
+            "spread": verdict.spread,
+            "threshold": verdict.threshold,
+            "window": list(verdict.window) if verdict.window else None,
+            "direction": st.direction or 1,
+            "kind": verdict.kind,
+        }
+        if rule == "stopped":
+            evidence["per_step"] = True  # values are the change per step
+        msg = explain(metric, layer, verdict, value, step, st.direction)
+        out.append(Alert(step, layer, metric, msg, severity, rule, value, evidence))
+        return True
+
+    def _quiet(self, step: int, layer: str | None, metric: str, fired: set[str]) -> None:
+        for key, ep in self.episodes.items():
+            if key[0] != layer or key[1] != metric or key[2] in fired or not ep.active:
+                continue
+            if step - ep.last_fired >= self.rearm_steps:
+                ep.active = False
+
     def _hard(
-        self, out: list[Alert], step: int, layer: str | None, metric: str, v: float, st: _Stream
-    ) -> None:
-        where = f"{layer}: " if layer is not None else ""
-        med = _median(list(st.history)) if st.history else math.nan
+        self, st: _Stream, layer: str | None, metric: str, step: int, v: float
+    ) -> list[tuple[str, Verdict, str]]:
         if metric == "nonfinite_frac" or layer is None:
             bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
-            what = f"{v:.2%} of activations are non-finite" if layer else f"{metric} is {v}"
-            self._emit(
-                out,
-                bool(bad),
-                (layer, metric, "nonfinite"),
-                Alert(step, layer, metric, where + what, "critical", "nonfinite", v),
-            )
-        elif metric == "norm_mean":
-            warm = len(st.history) >= 5  # not against the first frames of a fresh network
-            bad = warm and med > 0 and v > self.norm_factor * med
-            msg = f"{where}activation norm {v:.4g} > {self.norm_factor:g}x running median {med:.4g}"
-            self._emit(
-                out,
-                bool(bad),
-                (layer, metric, "norm"),
-                Alert(step, layer, metric, msg, "critical", "norm", v),
-            )
-        elif metric == "dead_frac":
-            base = med if math.isfinite(med) else 0.0
-            bad = v >= self.dead_level or v - base >= self.dead_jump
-            msg = f"{where}{v:.0%} of units are dead (running median {base:.0%})"
-            self._emit(
-                out,
-                bool(bad),
-                (layer, metric, "death"),
-                Alert(step, layer, metric, msg, "warning", "death", v),
-            )
+            if bad:
+                return [("nonfinite", Verdict("nonfinite", 0.0, 0.0, 0.0), "critical")]
+            return []
+        if metric not in ("norm_mean", "dead_frac", "change_prev") or not math.isfinite(v):
+            return []
+        if metric == "change_prev":
+            return self._still(st, step, v)
+        if not self.warmup.done(st.history, step):
+            return []
+        ref_rule = self.reference
+        steps, vals = st.history.reference(step - ref_rule.lag, ref_rule.window, 3)
+        if not vals:
+            return []
+        med = median(vals)
+        window = (steps[0], steps[-1])
+        spread = 1.4826 * median([abs(x - med) for x in vals])
+        if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
+            verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
+            return [("norm", verdict, "critical")]
+        if metric == "dead_frac" and v - med >= DEAD_JUMP:
+            verdict = Verdict("death", med, spread, med + DEAD_JUMP, window, step)
+            return [("death", verdict, "warning")]
+        return []
+
+    def _still(self, st: _Stream, step: int, v: float) -> list[tuple[str, Verdict, str]]:
+        """A layer that stopped learning: its change per step far under its usual change."""
+        last = st.history.last_step
+        if last is None or step <= last:
+            return []
+        rate = v / (step - last)
+        if st.rates is None:
+            st.rates = History(st.history.keep_steps)
+        ref = self.reference
+        steps, rates = st.rates.reference(step - ref.lag, ref.window, 3)
+        st.rates.add(step, rate)
+        if not self.warmup.done(st.history, step):
+            return []
+        usual = median(rates) if rates else math.nan
+        if not (usual > 0 and rate <= STILL_RATIO * usual):
+            st.still_since = None
+            return []
+        if st.still_since is None:
+            st.still_since = last  # still since the previous frame
+        if step - st.still_since < STILL_STEPS:
+            return []
+        window = (steps[0], steps[-1])
+        verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
+        return [("stopped", verdict, "warning")]

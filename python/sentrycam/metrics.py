@@ -33,6 +33,9 @@ Keys (all ``float``):
 ``cka_ref``            linear CKA with the reference frame (the layer's first frame by default).
 ``knn_jaccard_prev``   mean Jaccard overlap of each point's 10-NN set with the previous frame's
                        (over the first ``KNN_MAX_QUERIES`` valid rows, neighbours among all).
+``change_prev``        relative change since the previous frame, ||X - X_prev||_F / ||X_prev||_F,
+                       estimated through a fixed random sketch of ``SKETCH_COLS`` columns (0 for a
+                       layer that did not move at all, e.g. frozen parameters).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "KNN_K",
     "KNN_MAX_QUERIES",
     "METRIC_KEYS",
+    "SKETCH_COLS",
     "LayerState",
     "layer_metrics",
 ]
@@ -70,8 +74,13 @@ METRIC_KEYS: tuple[str, ...] = (
     "cka_prev",
     "cka_ref",
     "knn_jaccard_prev",
+    "change_prev",
 )
 DORMANT_TAU = 0.025
+#: Columns of the Gaussian sketch behind ``change_prev`` (its relative error is ~1/sqrt of this;
+#: it tells "moved" from "did not move", it is not a precise distance).
+SKETCH_COLS = 32
+_SKETCH_SEED = 0x5E7C
 KNN_K = 10
 KNN_MAX_QUERIES = 256
 _NAN = float("nan")
@@ -88,6 +97,7 @@ class _Snapshot:
     gram: Any  # centred N x N Gram when D > N (bounded memory for wide layers), else None
     gram_self_fro: float  # ||Xc^T Xc||_F
     knn: np.ndarray | None  # (Q, k) neighbour indices into the full row range
+    sketch: np.ndarray | None = None  # (n_valid, SKETCH_COLS) fixed sketch of the valid rows
 
 
 @dataclass
@@ -300,6 +310,33 @@ def _cka(ops: _Ops, cur: _Snapshot, old: _Snapshot | None) -> float:
     return float(min(max(num / den, 0.0), 1.0))
 
 
+_SKETCHES: dict[int, np.ndarray] = {}
+
+
+def _sketch(ops: _Ops, xv: Any) -> np.ndarray:
+    """The valid rows times a fixed Gaussian (d, SKETCH_COLS) matrix, as float64 on the CPU."""
+    d = int(xv.shape[1])
+    mat = _SKETCHES.get(d)
+    if mat is None:
+        if len(_SKETCHES) > 64:
+            _SKETCHES.clear()
+        rng = np.random.default_rng(_SKETCH_SEED + d)
+        mat = _SKETCHES[d] = rng.standard_normal((d, SKETCH_COLS)).astype(np.float32)
+    m = ops.asarr(mat, xv)
+    if ops.torch is not None:
+        m = m.to(xv.dtype)
+    return ops.cpu(xv @ m).astype(np.float64)
+
+
+def _change(cur: _Snapshot, old: _Snapshot | None) -> float:
+    if old is None or cur.sketch is None or old.sketch is None:
+        return _NAN
+    if old.row_mask.shape != cur.row_mask.shape or not (old.row_mask == cur.row_mask).all():
+        return _NAN
+    den = float(np.linalg.norm(old.sketch))
+    return float(np.linalg.norm(cur.sketch - old.sketch)) / den if den > 0 else _NAN
+
+
 def _jaccard(cur: np.ndarray | None, old: np.ndarray | None) -> float:
     if cur is None or old is None or cur.shape != old.shape or cur.size == 0:
         return _NAN
@@ -386,6 +423,8 @@ def layer_metrics(
     wide = d > n
     snap = _Snapshot(rows, None if wide else xc, gram if wide else None, self_fro, knn)
     if state is not None:
+        snap.sketch = _sketch(ops, xv)
+        out["change_prev"] = _change(snap, state.prev)
         out["cka_prev"] = _cka(ops, snap, state.prev)
         out["cka_ref"] = _cka(ops, snap, state.ref)
         prev = state.prev

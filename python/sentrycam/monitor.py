@@ -96,6 +96,7 @@ class Monitor(anywidget.AnyWidget):
         probe_batch: int | None = None,
         sync: bool = False,
         budget: float | None = None,
+        alerts: Any = None,
     ) -> None:
         layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
         check_settings(
@@ -137,7 +138,7 @@ class Monitor(anywidget.AnyWidget):
             dtype=dtype,
             max_dim=max_dim,
             max_frame_bytes=max_frame_bytes,
-            auditor=_make_auditor(self._log.report) if metrics else None,
+            auditor=_make_auditor(self._log.report, alerts) if metrics else None,
             problem=self._log.report,
         )
         self._cadence = Cadence(every, budget)
@@ -322,8 +323,8 @@ class Monitor(anywidget.AnyWidget):
         from .alerts import AlertEngine
         from .record import iter_recording
 
+        engine = kwargs.pop("alerts", None) or AlertEngine()
         cam = cls(metrics=False, **kwargs)
-        engine = AlertEngine()
         layers: list[str] = []
         last_scalar_step = None
         for frame in iter_recording(path):
@@ -401,12 +402,12 @@ class Monitor(anywidget.AnyWidget):
             )
 
 
-def _make_auditor(on_problem: Callable[[str], Any]) -> Any:
+def _make_auditor(on_problem: Callable[[str], Any], engine: Any = None) -> Any:
     try:
         from .audit import Auditor
     except ImportError:
         return None
-    return Auditor(on_problem=on_problem)
+    return Auditor(engine, on_problem=on_problem)
 
 
 _LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()

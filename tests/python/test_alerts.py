@@ -1,4 +1,4 @@
-"""Alert rules on synthetic streams: silence on noise, prompt alerts on real changes."""
+"""Alert rules on synthetic streams: warm-up, windows in steps, evidence, and messages."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import sentrycam.alerts as A
+from sentrycam.rules import Warmup
 
 Alert, AlertEngine, alert_steps = A.Alert, A.AlertEngine, A.alert_steps
+WARM = Warmup()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -22,42 +24,245 @@ def test_flat_noisy_stream_raises_nothing(seed):
     assert alert_steps(vals, direction=+1) == []
 
 
-def test_steady_trend_is_not_a_change():
+@pytest.mark.parametrize("direction", [-1, +1])
+def test_steady_trends_either_way_are_not_changes(direction):
     rng = np.random.default_rng(1)
     t = np.arange(200)
-    vals = 10.0 - 0.02 * t + 0.01 * rng.standard_normal(200)  # falling steadily, the bad way
-    assert alert_steps(vals, direction=-1) == []
+    vals = 10.0 - 0.02 * t + 0.01 * rng.standard_normal(200)
+    assert alert_steps(vals, direction=direction) == []
+
+
+def test_healthy_curve_that_flattens_is_no_alarm():
+    """A loss-like decay that levels off (right way, then standing still)."""
+    t = np.arange(300) * 10.0
+    vals = 0.2 + 2.0 * np.exp(-t / 400.0)
+    assert alert_steps(vals, direction=+1) == []
+
+
+def test_early_wrong_way_growth_is_the_baseline_not_a_change():
+    """Norms grow several-fold in the first steps of a run, steadily: that is not an explosion."""
+    t = np.arange(0, 1000, 10)
+    vals = 1.35 * (1 + 9 * (1 - np.exp(-t / 300)))
+    assert alert_steps(vals, t, direction=+1) == []
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_wrong_way_step_change_alerts_promptly(seed):
+def test_wrong_way_step_change_alerts_at_once(seed):
     rng = np.random.default_rng(seed)
     vals = 5.0 + 0.1 * rng.standard_normal(100)
-    vals[60:] -= 2.0  # a drop of 20 sigma of the level noise at index 60
-    steps = alert_steps(vals, direction=-1)
-    assert steps and 60 <= steps[0] <= 61
+    vals[60:] -= 2.0  # a drop of 20 sigma of the level noise at step 600
+    assert alert_steps(vals, direction=-1) == [600]
     assert alert_steps(vals, direction=+1) == []  # a drop is fine for a metric where up is bad
 
 
-def test_gradual_wrong_way_drift_alerts_through_cusum():
+def test_gradual_wrong_way_drift_alerts_once_it_lasts():
     rng = np.random.default_rng(3)
     vals = 1.0 + 0.01 * rng.standard_normal(150)
-    vals[80:] += 0.07 * np.arange(70)  # a few sigma of the increments' noise per step
-    cusum_only = alert_steps(vals, direction=+1, z_jump=1e9)  # no single-jump alarm possible
-    assert cusum_only and 80 <= cusum_only[0] <= 92
+    vals[80:] += 0.01 * np.arange(70)  # one sigma more per capture from step 800
+    sustained = alert_steps(vals, direction=+1, z_jump=1e9)  # no jump alarm possible
+    assert sustained and 840 <= sustained[0] <= 920
     assert alert_steps(vals, direction=-1) == []
 
 
-def test_robust_rule_silent_during_warmup():
-    vals = [1.0, 1.0, 50.0, -20.0, 1.0, 1.0]
-    assert alert_steps(vals, direction=+1) == []
+def _cadence_run(every: int, onset: int = 1200, end: int = 2400) -> list[int]:
+    """One noisy process (a value per step) with a level drop at ``onset``, captured every
+    ``every`` steps."""
+    rng = np.random.default_rng(7)
+    per_step = 3.0 + 0.03 * rng.standard_normal(end + 1)
+    per_step[onset:] -= 0.6  # 20 sigma
+    steps = np.arange(0, end + 1, every)
+    return alert_steps(per_step[steps], steps, direction=-1)
+
+
+def test_the_same_run_at_three_cadences_alerts_at_the_same_step():
+    got = {every: _cadence_run(every) for every in (5, 10, 50)}
+    assert got == {5: [1200], 10: [1200], 50: [1200]}
+
+
+def _drift_run(every: int) -> list[int]:
+    rng = np.random.default_rng(8)
+    per_step = 3.0 + 0.03 * rng.standard_normal(2401)
+    per_step[1000:] += 0.004 * np.arange(1401)  # a slow wrong-way drift from step 1000
+    steps = np.arange(0, 2401, every)
+    return alert_steps(per_step[steps], steps, direction=+1, z_jump=1e9)
+
+
+def test_a_drift_at_three_cadences_alerts_within_one_coarse_capture():
+    got = {every: _drift_run(every) for every in (5, 10, 50)}
+    firsts = [v[0] for v in got.values()]
+    assert all(len(v) == 1 for v in got.values()), got
+    assert max(firsts) - min(firsts) <= 50 + 10, got
+    assert 1000 < min(firsts) <= 1200
+
+
+@pytest.mark.parametrize("every", [1, 10, 50])
+def test_no_rule_fires_during_the_warmup(every):
+    """Warm-up counts steps and frames: wild values early on raise nothing but non-finite."""
+    eng = AlertEngine()
+    rng = np.random.default_rng(0)
+    out = []
+    steps = range(0, WARM.steps * 2, every)
+    for i, s in enumerate(steps):
+        warm = s - steps[0] >= WARM.steps and i >= WARM.frames
+        if warm:
+            break
+        vals = {m: float(rng.uniform(0.1, 100.0)) for m in A.DIRECTIONS}
+        vals["dead_frac"] = float(rng.uniform(0, 1))
+        out += eng.update(s, "fc1", vals)
+    assert out == []
+    assert [a.rule for a in eng.update(s + every, "fc1", {"nonfinite_frac": 0.2})] == ["nonfinite"]
+
+
+def test_nonfinite_is_immediate_at_step_zero():
+    eng = AlertEngine()
+    out = eng.update(0, "fc1", {"nonfinite_frac": 0.01, "norm_mean": 1.0})
+    assert [(a.rule, a.severity) for a in out] == [("nonfinite", "critical")]
+    assert "non-finite" in out[0].message and "learning rate" in out[0].message
+    assert [a.rule for a in eng.update(0, None, {"loss": float("inf")})] == ["nonfinite"]
+
+
+def test_regression_dead_units_at_step_zero_are_not_an_alert():
+    """`fc1: 30% of units are dead (running median 0%)` at step 0: a rule against no history."""
+    eng = AlertEngine()
+    assert eng.update(0, "fc1", {"dead_frac": 0.30}) == []
+    for s in range(10, 200, 10):  # a fresh network's dead fraction moves early on
+        assert eng.update(s, "fc1", {"dead_frac": 0.30 - 0.001 * s}) == []
+
+
+def test_regression_early_norm_growth_is_not_an_explosion():
+    """`fc1: activation norm 17.33 > 10x running median 1.35` at step 50."""
+    eng = AlertEngine()
+    norms = {0: 1.35, 10: 1.4, 20: 2.5, 30: 5.0, 40: 9.0, 50: 17.33, 60: 19.0, 70: 20.0}
+    out = []
+    for s, v in norms.items():
+        out += eng.update(s, "fc1", {"norm_mean": v})
+    for s in range(80, 600, 10):
+        out += eng.update(s, "fc1", {"norm_mean": 20.0 + 0.01 * s})
+    assert out == []
+
+
+def _warm_engine(metric: str, level: float, n: int = 40, noise: float = 0.01) -> AlertEngine:
+    eng = AlertEngine()
+    rng = np.random.default_rng(5)
+    for s in range(0, 10 * n, 10):
+        assert eng.update(s, "fc", {metric: level * (1 + noise * rng.standard_normal())}) == []
+    return eng
+
+
+def test_hard_rules_after_the_warmup():
+    eng = _warm_engine("norm_mean", 2.0)
+    out = eng.update(400, "fc", {"norm_mean": 50.0})
+    rules = {a.rule: a for a in out}
+    assert rules["norm"].severity == "critical"
+    assert rules["norm"].evidence["threshold"] == pytest.approx(10 * 2.0, rel=0.05)
+    eng = _warm_engine("dead_frac", 0.05, noise=0.0)
+    # the hard rule tells; the trend rule on the same metric keeps quiet about it
+    assert [a.rule for a in eng.update(400, "fc", {"dead_frac": 0.35})] == ["death"]
+
+
+def test_stopped_layer_alerts_after_it_stays_still():
+    eng = AlertEngine()
+    rng = np.random.default_rng(2)
+    out = []
+    for s in range(10, 1000, 10):
+        change = 0.02 * (1 + 0.2 * rng.standard_normal()) if s < 500 else 0.0
+        out += eng.update(s, "fc1", {"change_prev": change})
+    assert [(a.rule, a.step) for a in out] == [("stopped", 590)]  # still since 490
+    ev = out[0].evidence
+    assert ev["kind"] == "frozen" and ev["per_step"] and ev["values"][-1] == 0.0
+    assert "stopped learning" in out[0].message and "requires_grad" in out[0].message
+
+
+def test_learning_rate_decay_is_not_a_stopped_layer():
+    eng = AlertEngine()
+    out = []
+    for s in range(10, 2000, 10):
+        out += eng.update(s, "fc1", {"change_prev": 0.02 if s < 1000 else 0.002})
+    assert out == []
+
+
+def test_evidence_of_a_jump():
+    rng = np.random.default_rng(0)
+    eng = AlertEngine()
+    for s in range(0, 400, 10):
+        eng.update(s, "fc1", {"eff_rank": 20.0 + 0.1 * rng.standard_normal()})
+    (a,) = eng.update(400, "fc1", {"eff_rank": 11.0})
+    ev = a.evidence
+    assert a.rule == "robust" and a.metric == "eff_rank" and ev["kind"] == "jump"
+    assert ev["steps"][-1] == 400 and ev["values"][-1] == 11.0 and len(ev["steps"]) == 41
+    assert ev["reference"] == pytest.approx(20.0, abs=0.2)
+    assert 0.03 < ev["spread"] < 0.3
+    assert ev["direction"] == -1 and ev["threshold"] < ev["reference"] and a.value < ev["threshold"]
+    lo, hi = ev["window"]
+    assert hi <= 400 - 50 and hi - lo <= 200
+    assert a.message.startswith("fc1: effective rank (RankMe) fell 45% in")
+    assert "collapsing" in a.message and a.message.endswith("?")
+    d = json.loads(json.dumps(a.to_dict()))
+    assert d["evidence"]["kind"] == "jump" and d["evidence"]["values"][-1] == 11.0
+
+
+def test_messages_name_causes_for_every_watched_metric():
+    for metric, direction in A.DIRECTIONS.items():
+        eng = _warm_engine(metric, 0.5)
+        bad = 0.5 + direction * 0.45
+        alerts = eng.update(400, "fc", {metric: bad})
+        assert alerts, metric
+        msg = alerts[0].message
+        assert msg.startswith("fc: ") and " — " in msg and msg.endswith("?"), msg
+
+
+def test_one_alert_per_episode_and_rearm_in_steps():
+    eng = AlertEngine(rules=(), rearm_steps=50)
+    for s in range(0, 300, 10):
+        eng.update(s, "fc1", {"nonfinite_frac": 0.0})
+    out = []
+    for s in range(300, 600, 10):
+        bad = 300 <= s < 400 or 460 <= s < 500
+        out += eng.update(s, "fc1", {"nonfinite_frac": 0.1 if bad else 0.0})
+    assert [a.step for a in out] == [300, 460]
+
+
+def test_steps_going_backwards_start_a_new_run():
+    eng = _warm_engine("fisher", 3.0)
+    assert eng.update(0, "fc", {"fisher": 0.5}) == []  # a restart: no history to compare with
+    assert eng.update(10, "fc", {"fisher": 3.0}) == []
+
+
+def test_scalar_streams_use_name_directions():
+    assert A.direction_of("val_loss") == 1
+    assert A.direction_of("val_accuracy") == -1
+    assert A.direction_of("fisher") == -1
+    assert A.direction_of("lr") == 0
+    eng = AlertEngine()
+    rng = np.random.default_rng(0)
+    fired = []
+    for s in range(0, 600, 10):
+        acc = 0.9 + 0.005 * rng.standard_normal() - (0.3 if s >= 400 else 0.0)
+        lr = 0.1 * (10.0 if s >= 400 else 1.0)  # unknown direction: never trend-watched
+        fired += eng.update(s, None, {"val_acc": acc, "lr": lr})
+    # scalar jumps are confirmed one update later (the level stayed down)
+    assert [(a.metric, a.step) for a in fired] == [("val_acc", 410)]
+    assert "accuracy is falling" in fired[0].message
+
+
+def test_one_off_scalar_spike_is_not_an_alert_but_a_probe_metric_jump_is():
+    rng = np.random.default_rng(4)
+    eng = AlertEngine()
+    out = []
+    for s in range(0, 600, 10):
+        noise = 0.01 * rng.standard_normal()
+        loss = 0.1 + noise + (2.0 if s == 400 else 0.0)  # one bad batch
+        intra = 1.0 + noise + (2.0 if s >= 400 else 0.0)
+        out += eng.update(s, None, {"loss": loss})
+        out += eng.update(s, "fc", {"intra_var": intra})
+    assert [(a.layer, a.metric, a.step) for a in out] == [("fc", "intra_var", 400)]
 
 
 def test_sentrycam_rule_on_constructed_sequence():
     # burn-in of 5, then history with std ~0.5; two wrong-way (up) moves, the last 0.3 > 0.2 x std
     base = [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.5]
     seq = [*base, 1.7, 2.0]
-    assert alert_steps(seq, rule="sentrycam", direction=+1) == [12]
+    assert alert_steps(seq, rule="sentrycam", direction=+1) == [120]
     # the same shape with a tiny last move does not fire
     assert alert_steps([*base, 1.7, 1.71], rule="sentrycam", direction=+1) == []
     # down is the right way for this metric
@@ -69,70 +274,14 @@ def test_sentrycam_rule_respects_burn_in():
     assert alert_steps([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], rule="sentrycam", direction=+1)
 
 
-def test_one_alert_per_episode_and_rearm():
-    eng = AlertEngine(rearm=3)
-    out = []
-    for step in range(40):
-        frac = 0.0 if step < 10 or 20 <= step < 30 else 0.8
-        out += eng.update(step, "fc1", {"dead_frac": frac})
-    death = [a for a in out if a.rule == "death"]
-    assert [a.step for a in death] == [10, 30]
-
-
-def test_hard_alerts():
-    eng = AlertEngine()
-    for step in range(12):
-        assert eng.update(step, "fc", {"norm_mean": 1.0 + 0.01 * step, "nonfinite_frac": 0.0}) == []
-    out = eng.update(12, "fc", {"norm_mean": 50.0, "nonfinite_frac": 0.01})
-    rules = {a.rule: a for a in out}
-    assert rules["norm"].severity == "critical" and rules["nonfinite"].severity == "critical"
-    loss = eng.update(13, None, {"loss": float("nan")})
-    assert [(a.rule, a.severity, a.layer) for a in loss] == [("nonfinite", "critical", None)]
-
-
-def test_dead_fraction_jump_alerts():
-    eng = AlertEngine(rules=())
-    for step in range(10):
-        assert eng.update(step, "fc", {"dead_frac": 0.05}) == []
-    assert [a.rule for a in eng.update(10, "fc", {"dead_frac": 0.35})] == ["death"]
-
-
-def test_scalar_streams_use_name_directions():
-    assert A.direction_of("val_loss") == 1
-    assert A.direction_of("val_accuracy") == -1
-    assert A.direction_of("fisher") == -1
-    assert A.direction_of("lr") == 0
-    eng = AlertEngine()
-    rng = np.random.default_rng(0)
-    fired = []
-    for step in range(60):
-        acc = 0.9 + 0.005 * rng.standard_normal() - (0.3 if step >= 40 else 0.0)
-        lr = 0.1 * (10.0 if step >= 40 else 1.0)  # unknown direction: never trend-watched
-        fired += eng.update(step, None, {"val_acc": acc, "lr": lr})
-    # scalar jumps are confirmed one update later (the level stayed down)
-    assert [(a.metric, a.step) for a in fired] == [("val_acc", 41)]
-
-
-def test_one_off_scalar_spike_is_not_an_alert_but_a_probe_metric_jump_is():
-    rng = np.random.default_rng(4)
-    eng = AlertEngine()
-    out = []
-    for step in range(60):
-        noise = 0.01 * rng.standard_normal()
-        loss = 0.1 + noise + (2.0 if step == 40 else 0.0)  # one bad batch
-        intra = 1.0 + noise + (2.0 if step >= 40 else 0.0)
-        out += eng.update(step, None, {"loss": loss})
-        out += eng.update(step, "fc", {"intra_var": intra})
-    assert [(a.layer, a.metric, a.step) for a in out] == [("fc", "intra_var", 40)]
-
-
 def test_alert_is_frozen_and_serialisable():
-    a = Alert(3, "fc1", "fisher", "msg", "warning")
+    a = Alert(3, "fc1", "fisher", "msg", "warning", evidence={"values": [1.0, math.nan]})
     assert a.rule == "" and math.isnan(a.value)
     with pytest.raises(FrozenInstanceError):
         a.step = 4  # type: ignore[misc]
     d = a.to_dict()
     assert d["value"] is None and json.loads(json.dumps(d))["metric"] == "fisher"
+    assert d["evidence"] == {"values": [1.0, None]}
 
 
 def test_unknown_rule_rejected():
@@ -142,6 +291,23 @@ def test_unknown_rule_rejected():
 
 def test_non_numeric_and_nan_values_ignored_by_trend_rules():
     eng = AlertEngine(hard=False)
-    for step in range(30):
-        v = float("nan") if step % 3 == 0 else 1.0
-        assert eng.update(step, "fc", {"fisher": v, "cka_prev": "n/a"}) == []  # type: ignore[dict-item]
+    for s in range(0, 600, 10):
+        v = float("nan") if s % 30 == 0 else 1.0
+        assert eng.update(s, "fc", {"fisher": v, "cka_prev": "n/a"}) == []  # type: ignore[dict-item]
+
+
+def test_monitor_takes_your_own_engine():
+    import sentrycam
+
+    eng = sentrycam.AlertEngine(rules=("robust", "sentrycam"))
+    cam = sentrycam.Monitor(layers=["h"], every=1, sync=True, alerts=eng)
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    for s in range(0, 300, 10):
+        cam.log(s, {"h": rng.standard_normal((60, 4)).astype(np.float32)}, labels=labels)
+    with pytest.warns(sentrycam.SentrycamWarning, match="non-finite"):
+        cam.log(300, {"h": np.full((60, 4), np.nan, np.float32)}, labels=labels)
+    cam.close()
+    assert eng.alerts and eng.alerts[-1].rule == "nonfinite"
+    assert cam.alerts[-1] == eng.alerts[-1]
+    assert {r for st in eng.streams.values() for r in st.rules} == {"robust", "sentrycam"}

@@ -1,0 +1,155 @@
+"""Plain-language alert messages: what changed, by how much, in how many steps, and why.
+
+One table (:data:`METRIC_TEXT`) says, per watched metric, what it is, what a wrong-way change
+means, and its usual causes; :func:`explain` turns a rule's :class:`Verdict` into a sentence such
+as "fc1: effective rank (RankMe) fell 45% in 40 steps: the representation is collapsing into
+fewer dimensions — learning rate too high, or too much weight decay?".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from .rules import Verdict
+
+__all__ = ["METRIC_TEXT", "MetricText", "explain"]
+
+
+class MetricText(NamedTuple):
+    """How to talk about one metric: its name, the meaning of a wrong-way move, likely causes."""
+
+    noun: str
+    meaning: str
+    causes: str
+    style: str = "relative"  # how a change is told: "relative" (45%), "percent" (to 6%), "level"
+
+
+METRIC_TEXT: dict[str, MetricText] = {
+    "eff_rank": MetricText(
+        "effective rank (RankMe)",
+        "the representation is collapsing into fewer dimensions",
+        "learning rate too high, too much weight decay, or a layer losing its inputs",
+    ),
+    "intra_var": MetricText(
+        "within-class spread",
+        "samples of one class are drifting apart",
+        "label noise, shifted inputs, or a learning rate too high",
+    ),
+    "inter_dist": MetricText(
+        "distance between class centroids",
+        "classes are merging",
+        "label noise, labels shuffled against their inputs, or forgetting of earlier data",
+    ),
+    "fisher": MetricText(
+        "class separation (Fisher ratio)",
+        "classes are getting harder to tell apart",
+        "label noise, labels shuffled against their inputs, shifted inputs, or forgetting",
+    ),
+    "nc1": MetricText(
+        "within-class variability relative to class separation (NC1)",
+        "class clusters are loosening",
+        "label noise, shifted inputs, or forgetting of earlier data",
+    ),
+    "cka_prev": MetricText(
+        "similarity to the previous frame (linear CKA)",
+        "the representation changed abruptly",
+        "a learning-rate spike, shifted inputs, or a change of task",
+        style="level",
+    ),
+    "knn_jaccard_prev": MetricText(
+        "neighbourhood overlap with the previous frame (kNN Jaccard)",
+        "samples' nearest neighbours are being reshuffled",
+        "a learning-rate spike, shifted inputs, or labels shuffled against their inputs",
+        style="level",
+    ),
+    "norm_mean": MetricText(
+        "mean activation norm",
+        "activations are growing out of control",
+        "learning rate too high, missing normalisation, or no gradient clipping",
+    ),
+    "dead_frac": MetricText(
+        "share of dead units",
+        "units have stopped firing for every input (dead ReLUs)",
+        "learning rate too high, a large negative bias, or a penalty pushing activations down",
+        style="percent",
+    ),
+    "dormant_frac": MetricText(
+        "share of dormant units",
+        "units are going quiet",
+        "learning rate too high, too much weight decay, or a loss of plasticity",
+        style="percent",
+    ),
+    "change_prev": MetricText(
+        "change since the previous frame",
+        "the layer has stopped learning",
+        "its parameters frozen by mistake (requires_grad=False, missing from the optimizer), "
+        "a zero learning rate, or gradients that no longer reach it",
+    ),
+}
+_CAUSES = "learning rate too high, a data problem, or overfitting"
+_LOSS = MetricText("", "the loss is rising", _CAUSES)
+_ACC = MetricText("", "accuracy is falling", _CAUSES)
+_OTHER = MetricText("", "it moved the wrong way", "a change in the run")
+
+
+def _text(metric: str) -> MetricText:
+    if metric in METRIC_TEXT:
+        return METRIC_TEXT[metric]
+    low = metric.lower()
+    base = _LOSS if "loss" in low else _ACC if "acc" in low else _OTHER
+    return base._replace(noun=metric)
+
+
+def _level(x: float, style: str) -> str:
+    if style == "percent":
+        return f"{x:.0%}"
+    return f"{x:.3f}" if style == "level" else f"{x:.3g}"
+
+
+def explain(
+    metric: str, layer: str | None, verdict: Verdict, value: float, step: int, direction: int
+) -> str:
+    """The message of one alert (see the module docstring for its shape)."""
+    where = f"{layer}: " if layer is not None else ""
+    t = _text(metric)
+    if verdict.kind == "nonfinite":
+        if layer is None:
+            return (
+                f"{metric} is {value}: training has diverged — lower the learning rate, clip "
+                "gradients, or look for a log(0) or a division by zero?"
+            )
+        return (
+            f"{where}{value:.2%} of activations are non-finite (NaN or inf): training has "
+            "diverged — lower the learning rate, clip gradients, or use bfloat16 rather than "
+            "float16?"
+        )
+    if verdict.kind == "frozen":
+        span = step - (verdict.since if verdict.since is not None else step)
+        return (
+            f"{where}the layer has not changed in {span} steps (moves under "
+            f"{verdict.threshold:.2g} per step, usually {verdict.reference:.2g}): "
+            f"{t.meaning} — {t.causes}?"
+        )
+    ref = verdict.reference
+    verb = "rose" if value > ref else "fell"
+    if t.style != "relative":
+        amount = f"to {_level(value, t.style)} (usually {_level(ref, t.style)})"
+    elif verdict.kind == "explosion" or (ref != 0 and abs(value / ref) >= 3):
+        amount = f"{abs(value / ref):.1f}x" if ref else f"to {value:.3g}"
+        verb = "grew" if value > ref else "shrank"
+    elif ref != 0 and math.isfinite(ref):
+        amount = f"{abs(value - ref) / abs(ref):.0%}"
+    else:
+        amount = f"to {value:.3g}"
+    since = verdict.since if verdict.since is not None else step
+    lo = verdict.window[1] if verdict.window else since
+    span = max(step - min(since, lo), 0)
+    how = {
+        "jump": f"{verdict.z:.0f}x its usual spread" if math.isfinite(verdict.z) else "a jump",
+        "sustained": f"past the threshold since step {since}",
+        "explosion": f"against a running median of {ref:.3g}",
+        "death": f"{verdict.threshold - ref:.0%} or more above its reference",
+        "sentrycam": "SentryCam's rule",
+    }.get(verdict.kind, verdict.kind)
+    return f"{where}{t.noun} {verb} {amount} in {span} steps ({how}): {t.meaning} — {t.causes}?"
