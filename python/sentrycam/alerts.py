@@ -96,7 +96,8 @@ class Alert:
     ``evidence``: ``steps`` and ``values`` (the metric's recent history up to this step),
     ``reference`` and ``spread`` (the level it was compared with and that level's usual
     variation), ``threshold`` (the level whose crossing fired the rule), ``window`` (first and
-    last step of the reference), ``direction`` (+1: up is bad, -1: down is bad), ``kind``.
+    last step of the reference), ``direction`` (+1: up is bad, -1: down is bad), ``kind``,
+    ``since`` (first step of the departure), ``z`` (the departure in spreads, when defined).
     """
 
     step: int
@@ -310,6 +311,8 @@ class AlertEngine:
             "window": list(verdict.window) if verdict.window else None,
             "direction": st.direction or 1,
             "kind": verdict.kind,
+            "since": verdict.since,
+            "z": verdict.z,
         }
         if rule == "stopped":
             evidence["per_step"] = True  # values are the change per step
@@ -330,7 +333,9 @@ class AlertEngine:
         if metric == "nonfinite_frac" or layer is None:
             bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
             if bad:
-                return [("nonfinite", Verdict("nonfinite", 0.0, 0.0, 0.0), "critical")]
+                # a fraction of non-finite values is compared with 0; a scalar with nothing
+                zero = 0.0 if metric == "nonfinite_frac" else math.nan
+                return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
             return []
         if metric not in ("norm_mean", "dead_frac", "change_prev") or not math.isfinite(v):
             return []

@@ -70,7 +70,7 @@ export class MonitorView {
     this.scatter = new ScatterView(div(body, "sentrycam-main"));
     const side = div(body, "sentrycam-side");
     this.charts = new MetricCharts(side);
-    this.alertList = new AlertList(side, notices);
+    this.alertList = new AlertList(side, notices, () => this.updateAttributes());
     this.client = new ReductionClient({
       result: (r) => this.onResult(r),
       progress: (layer, fraction, stage) => {
@@ -313,6 +313,7 @@ export class MonitorView {
     r.dataset.reducer = this.method;
     r.dataset.errors = String(this.state.store.errors.length);
     r.dataset.worker = this.client.inWorker ? "1" : "0";
+    r.dataset.evidence = String(this.alertList.openCharts);
   }
 
   /** The kernel's latest problems (each also a SentrycamWarning in the notebook). */
