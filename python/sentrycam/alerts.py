@@ -78,6 +78,17 @@ SCALE_FLOORS: dict[str, float] = {
     "cka_prev": 0.002,
     "knn_jaccard_prev": 0.005,
 }
+#: Smallest wrong-way change worth an alert, as a share of the reference level, for metrics
+#: whose scale is arbitrary: late in a run, with a small learning rate, a stream is so steady
+#: that a 1% drift is many spreads, and still nothing is wrong.
+MIN_EFFECT: dict[str, float] = {
+    "eff_rank": 0.05,
+    "intra_var": 0.05,
+    "inter_dist": 0.05,
+    "fisher": 0.05,
+    "nc1": 0.05,
+    "norm_mean": 0.05,
+}
 SEVERITIES = ("info", "warning", "critical")
 #: Exploding norms: ``norm_mean`` above this many times its reference median.
 NORM_FACTOR = 10.0
@@ -235,6 +246,8 @@ class AlertEngine:
                         p.setdefault("warmup", self.warmup)
                         if metric in SCALE_FLOORS:
                             p.setdefault("abs_floor", SCALE_FLOORS[metric])
+                        if metric in MIN_EFFECT:
+                            p.setdefault("min_effect", MIN_EFFECT[metric])
                         if layer is None:
                             p.setdefault("confirm", self.scalar_confirm)
                     st.rules[r] = make_rule(r, direction, **p)

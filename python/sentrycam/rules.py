@@ -169,10 +169,11 @@ class RobustChangeRule:
         warmup: Warmup | None = None,
         min_points: int = 8,
         z_jump: float = 8.0,
-        z_sustain: float = 3.0,
+        z_sustain: float = 5.0,
         sustain_steps: int = 40,
         rel_floor: float = 1e-3,
         abs_floor: float = 0.0,
+        min_effect: float = 0.0,
         confirm: int = 0,
     ) -> None:
         self.direction = direction or 1
@@ -180,6 +181,7 @@ class RobustChangeRule:
         self.warmup = warmup or Warmup()
         self.z_jump, self.z_sustain, self.sustain_steps = z_jump, z_sustain, sustain_steps
         self.rel_floor, self.abs_floor, self.confirm = rel_floor, abs_floor, confirm
+        self.min_effect = min_effect
         self.zs: deque[tuple[int, float]] = deque()  # (step, z) of the last sustain_steps
         self.pending: Verdict | None = None  # a scalar jump waiting for confirmation
 
@@ -207,6 +209,8 @@ class RobustChangeRule:
             return None
         d, ref, sd = self.direction, base.reference, base.spread
         z = d * (value - ref) / sd
+        if d * (value - ref) < self.min_effect * abs(ref):
+            z = min(z, 0.0)  # too small a change to matter, however steady the stream was
         if self.pending is not None:
             p, self.pending = self.pending, None
             if d * (value - p.reference) / p.spread >= 0.5 * self.z_jump:

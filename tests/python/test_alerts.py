@@ -55,10 +55,20 @@ def test_wrong_way_step_change_alerts_at_once(seed):
     assert alert_steps(vals, direction=+1) == []  # a drop is fine for a metric where up is bad
 
 
-def test_gradual_wrong_way_drift_alerts_once_it_lasts():
+def test_accelerating_drift_alerts():
     rng = np.random.default_rng(3)
     vals = 1.0 + 0.01 * rng.standard_normal(150)
-    vals[80:] += 0.01 * np.arange(70)  # one sigma more per capture from step 800
+    vals[80:] += 0.001 * np.arange(70) ** 2
+    got = alert_steps(vals, direction=+1, z_jump=1e9)
+    assert got and 820 <= got[0] <= 920
+
+
+def test_gradual_wrong_way_drift_alerts_once_it_lasts():
+    """A drift of two spreads per capture from step 800 (one spread per capture is slow enough
+    to become the trend-aware baseline: the price of not alarming on healthy monotone trends)."""
+    rng = np.random.default_rng(3)
+    vals = 1.0 + 0.01 * rng.standard_normal(150)
+    vals[80:] += 0.02 * np.arange(70)
     sustained = alert_steps(vals, direction=+1, z_jump=1e9)  # no jump alarm possible
     assert sustained and 840 <= sustained[0] <= 920
     assert alert_steps(vals, direction=-1) == []
