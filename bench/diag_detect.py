@@ -2,9 +2,10 @@
 
 A detector replays one run's recorded streams through a fresh :class:`AlertEngine` (the rules
 are causal, so this equals running them live). Each detector has one sensitivity multiplier ``m``
-(``m = 1`` is the stock setting): the robust rule's ``z_jump`` and ``h`` and SentryCam's
-``factor`` are multiplied by it. "Calibrated" is the smallest ``m`` on a fixed grid at which the
-detector raises nothing on any healthy run.
+(``m = 1`` is the stock setting): the robust rule's ``z_jump`` and ``z_sustain`` and SentryCam's
+``factor`` are multiplied by it; the hard rules are not. "Calibrated" is the smallest ``m`` on a
+fixed grid at which the detector raises nothing on any healthy run of the *dev* seeds; the test
+seeds reuse it untouched.
 """
 
 from __future__ import annotations
@@ -14,26 +15,7 @@ from dataclasses import dataclass
 
 from sentrycam.alerts import Alert, AlertEngine, RobustChangeRule, SentryCamRule
 
-GRID = (
-    0.25,
-    0.35,
-    0.5,
-    0.75,
-    1.0,
-    1.25,
-    1.5,
-    2.0,
-    2.5,
-    3.0,
-    4.0,
-    5.0,
-    6.0,
-    8.0,
-    10.0,
-    15.0,
-    20.0,
-    1e9,
-)
+GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 1e9)
 SENTRYCAM_METRICS = ("intra_var", "inter_dist")
 
 
@@ -52,9 +34,7 @@ DETECTORS = (
     Detector("geometry", "geometry", "robust"),
     Detector("val_loss", "val_loss", "robust"),
     Detector("val_acc", "val_acc", "robust"),
-    Detector("sentrycam_geometry", "geometry", "sentrycam", SENTRYCAM_METRICS, hard=False),
-    Detector("sentrycam_val_loss", "val_loss", "sentrycam", hard=False),
-    Detector("sentrycam_val_acc", "val_acc", "sentrycam", hard=False),
+    Detector("sentrycam", "geometry", "sentrycam", SENTRYCAM_METRICS, hard=False),
 )
 
 
@@ -62,7 +42,7 @@ def _params(rule: str, m: float) -> dict[str, float]:
     if rule == "robust":
         d = RobustChangeRule(1)
         # confirm=0: scalars get exactly the rule the probe metrics get (no confirmation delay)
-        return {"z_jump": d.z_jump * m, "h": d.h * m, "confirm": 0}
+        return {"z_jump": d.z_jump * m, "z_sustain": d.z_sustain * m, "confirm": 0}
     return {"factor": SentryCamRule(1).factor * m}
 
 
