@@ -221,7 +221,7 @@ def main() -> None:
     if args.quick or args.dev_only:
         return  # a smoke run: printed only, the committed results stay those of the full run
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "diagnostic.json").write_text(json.dumps(_clean(payload), indent=1))
+    (RESULTS / "diagnostic.json").write_text(json.dumps(_clean(payload)))
     (RESULTS / "diagnostic.md").write_text(HEADER + text + "\n")
 
 
@@ -237,8 +237,14 @@ def _clean(o):
 
 
 def _slim(r: dict) -> dict:
-    drop = ("metrics",)
-    return {k: v for k, v in r.items() if k not in drop}
+    """A run for the JSON: its curves and alerts (which rule, where, when), without per-frame
+    metrics, messages or evidence."""
+    out = {k: v for k, v in r.items() if k != "metrics"}
+    keep = ("step", "layer", "metric", "rule", "severity")
+    out["live_alerts"] = [{k: a[k] for k in keep} for a in r["live_alerts"]]
+    for curve in ("val_loss", "val_acc"):
+        out[curve] = [float(f"{v:.5g}") for v in r[curve]]
+    return out
 
 
 if __name__ == "__main__":
