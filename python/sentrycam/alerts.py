@@ -32,6 +32,7 @@ from typing import Any
 
 from .explain import explain
 from .rules import (
+    EVIDENCE_POINTS,
     History,
     RobustChangeRule,
     SentryCamRule,
@@ -70,13 +71,14 @@ DIRECTIONS: dict[str, int] = {
     "dormant_frac": +1,
 }
 #: Smallest meaningful change per metric (its resolution): the robust rule never standardises
-#: by less, so a few units of a narrow layer flickering between dead and alive (1/D each) or a
-#: rounding-level CKA wobble is not a "huge" jump.
+#: by less, so a few units of a narrow layer flickering between dead and alive (1/D each), or the
+#: CKA between frames dipping from 0.997 to 0.97 through a healthy SGD run's brief loss spike, is
+#: not a "huge" jump.
 SCALE_FLOORS: dict[str, float] = {
     "dead_frac": 0.03,
     "dormant_frac": 0.03,
-    "cka_prev": 0.002,
-    "knn_jaccard_prev": 0.005,
+    "cka_prev": 0.005,
+    "knn_jaccard_prev": 0.01,
 }
 #: Smallest wrong-way change worth an alert, as a share of the reference level, for metrics
 #: whose scale is arbitrary: late in a run, with a small learning rate, a stream is so steady
@@ -96,8 +98,15 @@ NORM_FACTOR = 10.0
 DEAD_JUMP = 0.25
 #: A stopped layer moves less than this share of its usual change per step ...
 STILL_RATIO = 0.01
-#: ... for this many steps.
+#: ... for this many steps (two frames at least), judged against changes measured over gaps of
+#: a similar number of steps (within this factor): SGD noise does not grow linearly with the gap,
+#: so a cadence stretched by a budget would otherwise look like a layer slowing down.
 STILL_STEPS = 100
+STILL_GAP_FACTOR = 2.0
+#: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
+#: warm-up), and for a warm-up after, no rule but the non-finite one fires.
+LR_NAMES = ("lr", "learning_rate")
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
@@ -190,7 +199,9 @@ class _Stream:
     direction: int
     rules: dict[str, StreamRule] = field(default_factory=dict)
     rates: History | None = None  # change per step (the stopped-layer rule's stream)
+    gaps: dict[int, int] = field(default_factory=dict)  # step -> the gap its rate was over
     still_since: int | None = None  # the stopped-layer rule's run of still frames
+    still_frames: int = 0
 
 
 class AlertEngine:
@@ -228,6 +239,9 @@ class AlertEngine:
         self.streams: dict[tuple[str | None, str], _Stream] = {}
         self.episodes: dict[tuple[str | None, str, str], _Episode] = {}
         self.alerts: list[Alert] = []
+        self.hold_until = -(2**62)  # no rule but non-finite before this step (lr warm-up)
+        self._lr_rising = True
+        self._lr_last: float | None = None
 
     def _robust_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.params.get("robust", {}).items() if k != "confirm"}
@@ -237,7 +251,7 @@ class AlertEngine:
         st = self.streams.get(key)
         if st is None:
             direction = direction_of(metric, self.directions)
-            keep = 4 * (self.reference.window + self.reference.lag) + self.warmup.steps
+            keep = 2 * (self.reference.window + self.reference.lag) + self.warmup.steps
             st = _Stream(History(keep), direction)
             if direction:
                 for r in self.rule_names:
@@ -266,16 +280,20 @@ class AlertEngine:
             st = self._stream(layer, metric)
             last = st.history.last_step
             if last is not None and step < last:
-                self._restart(layer, metric, st)  # steps went backwards: a new run
-            elif last is not None and step == last:
+                st = self._restart(layer, metric)  # steps went backwards: a new run
+            elif last is not None and step == last and math.isfinite(v):
                 continue  # the same step again (a duplicate feed): nothing new to judge
+            if layer is None and metric.lower() in LR_NAMES:
+                self._follow_lr(step, v)
+            held = step < self.hold_until
             fired: list[tuple[str, Verdict, str]] = []
             for name, rule in st.rules.items():
-                verdict = rule.check(st.history, step, v)
+                verdict = None if held else rule.check(st.history, step, v)
                 if verdict is not None:
                     fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
             if self.hard:  # first: a hard rule says more than a trend on the same metric
-                fired = self._hard(st, layer, metric, step, v) + fired
+                fired = self._hard(st, layer, metric, step, v, held) + fired
+            fired.sort(key=lambda f: _SEVERITY_ORDER.get(f[2], 3))  # the worst one tells
             st.history.add(step, v)
             fired_names = {name for name, _, _ in fired}
             told = False
@@ -285,12 +303,24 @@ class AlertEngine:
         self.alerts.extend(out)
         return out
 
-    def _restart(self, layer: str | None, metric: str, st: _Stream) -> None:
+    def _restart(self, layer: str | None, metric: str) -> _Stream:
         del self.streams[(layer, metric)]
         for key in [k for k in self.episodes if k[0] == layer and k[1] == metric]:
             del self.episodes[key]
-        st.history.reset()
-        self.streams[(layer, metric)] = self._stream(layer, metric)
+        return self._stream(layer, metric)
+
+    def _follow_lr(self, step: int, lr: float) -> None:
+        """While the learning rate rises from the run's start, hold every rule but non-finite
+        until a warm-up after it stops (the first value that does not rise ends this for good,
+        so a later ramp or spike is judged as usual)."""
+        if not self._lr_rising or not math.isfinite(lr):
+            return
+        if self._lr_last is not None:
+            if lr <= self._lr_last:
+                self._lr_rising = False
+                return
+            self.hold_until = step + self.warmup.steps
+        self._lr_last = lr
 
     def _emit(
         self,
@@ -314,7 +344,7 @@ class AlertEngine:
             return False
         ep.active = True
         hist = st.rates if rule == "stopped" and st.rates is not None else st.history
-        n = len(hist.steps)
+        n = min(len(hist.steps), EVIDENCE_POINTS)
         evidence = {
             "steps": list(hist.steps)[-n:],
             "values": list(hist.values)[-n:],
@@ -322,7 +352,7 @@ class AlertEngine:
             "spread": verdict.spread,
             "threshold": verdict.threshold,
             "window": list(verdict.window) if verdict.window else None,
-            "direction": st.direction or 1,
+            "direction": -1 if rule == "stopped" else (st.direction or 1),
             "kind": verdict.kind,
             "since": verdict.since,
             "z": verdict.z,
@@ -341,7 +371,7 @@ class AlertEngine:
                 ep.active = False
 
     def _hard(
-        self, st: _Stream, layer: str | None, metric: str, step: int, v: float
+        self, st: _Stream, layer: str | None, metric: str, step: int, v: float, held: bool
     ) -> list[tuple[str, Verdict, str]]:
         if metric == "nonfinite_frac" or layer is None:
             bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
@@ -353,8 +383,8 @@ class AlertEngine:
         if metric not in ("norm_mean", "dead_frac", "change_prev") or not math.isfinite(v):
             return []
         if metric == "change_prev":
-            return self._still(st, step, v)
-        if not self.warmup.done(st.history, step):
+            return self._still(st, step, v, held)
+        if held or not self.warmup.done(st.history, step):
             return []
         ref_rule = self.reference
         steps, vals = st.history.reference(step - ref_rule.lag, ref_rule.window, 3)
@@ -371,27 +401,41 @@ class AlertEngine:
             return [("death", verdict, "warning")]
         return []
 
-    def _still(self, st: _Stream, step: int, v: float) -> list[tuple[str, Verdict, str]]:
-        """A layer that stopped learning: its change per step far under its usual change."""
+    def _still(
+        self, st: _Stream, step: int, v: float, held: bool
+    ) -> list[tuple[str, Verdict, str]]:
+        """A layer that stopped learning: its change per step far under its usual change over
+        gaps of a similar length, for STILL_STEPS steps and two frames at least."""
         last = st.history.last_step
         if last is None or step <= last:
             return []
-        rate = v / (step - last)
+        gap = step - last
+        rate = v / gap
         if st.rates is None:
             st.rates = History(st.history.keep_steps)
         ref = self.reference
-        steps, rates = st.rates.reference(step - ref.lag, ref.window, 3)
+        steps, rates = st.rates.finite_between(step - ref.lag - ref.window, step - ref.lag)
+        similar = [
+            (s, r)
+            for s, r in zip(steps, rates, strict=True)
+            if gap / STILL_GAP_FACTOR <= st.gaps.get(s, 0) <= gap * STILL_GAP_FACTOR
+        ]
         st.rates.add(step, rate)
-        if not self.warmup.done(st.history, step):
+        st.gaps[step] = gap
+        for old in [s for s in st.gaps if s < step - st.history.keep_steps]:
+            del st.gaps[old]
+        if held or not self.warmup.done(st.history, step) or len(similar) < 3:
+            st.still_since, st.still_frames = None, 0
             return []
-        usual = median(rates) if rates else math.nan
+        usual = median([r for _, r in similar])
         if not (usual > 0 and rate <= STILL_RATIO * usual):
-            st.still_since = None
+            st.still_since, st.still_frames = None, 0
             return []
         if st.still_since is None:
             st.still_since = last  # still since the previous frame
-        if step - st.still_since < STILL_STEPS:
+        st.still_frames += 1
+        if step - st.still_since < STILL_STEPS or st.still_frames < 2:
             return []
-        window = (steps[0], steps[-1])
+        window = (similar[0][0], similar[-1][0])
         verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
         return [("stopped", verdict, "warning")]

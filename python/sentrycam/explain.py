@@ -101,6 +101,11 @@ def _text(metric: str) -> MetricText:
     return base._replace(noun=metric)
 
 
+#: A departure of more spreads than this is told as "far outside" (a stream that was exactly
+#: constant has a spread at its floor, and the ratio means nothing).
+MAX_TOLD_Z = 1000.0
+
+
 def _level(x: float, style: str) -> str:
     if style == "percent":
         return f"{x:.0%}"
@@ -119,8 +124,9 @@ def explain(
                 f"{metric} is {value}: training has diverged — lower the learning rate, clip "
                 "gradients, or look for a log(0) or a division by zero?"
             )
+        share = f"{value:.2%}" if value >= 1e-4 else f"{value:.1e} of all"
         return (
-            f"{where}{value:.2%} of activations are non-finite (NaN or inf): training has "
+            f"{where}{share} of activations are non-finite (NaN or inf): training has "
             "diverged — lower the learning rate, clip gradients, or use bfloat16 rather than "
             "float16?"
         )
@@ -132,12 +138,15 @@ def explain(
             f"{t.meaning} — {t.causes}?"
         )
     ref = verdict.reference
+    if verdict.level is not None:  # a sustained departure: tell its mean over the window
+        value = verdict.level
     verb = "rose" if value > ref else "fell"
+    same_sign = ref != 0 and value / ref > 0
     if t.style != "relative":
         amount = f"to {_level(value, t.style)} (usually {_level(ref, t.style)})"
-    elif verdict.kind == "explosion" or (ref != 0 and abs(value / ref) >= 3):
+    elif verdict.kind == "explosion" or (same_sign and max(value / ref, ref / value) >= 3):
         amount = f"{abs(value / ref):.1f}x" if ref else f"to {value:.3g}"
-        verb = "grew" if value > ref else "shrank"
+        verb = "grew" if abs(value) > abs(ref) else "shrank"
     elif ref != 0 and math.isfinite(ref):
         amount = f"{abs(value - ref) / abs(ref):.0%}"
     else:
@@ -145,11 +154,16 @@ def explain(
     since = verdict.since if verdict.since is not None else step
     lo = verdict.window[1] if verdict.window else since
     span = max(step - min(since, lo), 0)
+    z = verdict.z
     how = {
-        "jump": f"{verdict.z:.0f}x its usual spread" if math.isfinite(verdict.z) else "a jump",
-        "sustained": f"past the threshold since step {since}",
+        "jump": (
+            "far outside its usual spread"
+            if not math.isfinite(z) or z >= MAX_TOLD_Z
+            else f"{z:.0f}x its usual spread"
+        ),
+        "sustained": f"on average over the last steps, past the threshold since step {since}",
         "explosion": f"against a running median of {ref:.3g}",
-        "death": f"{verdict.threshold - ref:.0%} or more above its reference",
+        "death": f"{100 * (verdict.threshold - ref):.0f} points or more above its reference",
         "sentrycam": "SentryCam's rule",
     }.get(verdict.kind, verdict.kind)
     return f"{where}{t.noun} {verb} {amount} in {span} steps ({how}): {t.meaning} — {t.causes}?"

@@ -58,6 +58,7 @@ class Verdict:
     window: tuple[int, int] | None = None  # steps of the reference window
     since: int | None = None  # first step of the run of frames past the threshold
     z: float = math.nan
+    level: float | None = None  # the level judged when not the latest value (a sustained mean)
 
 
 class History:
@@ -71,12 +72,14 @@ class History:
         self.frames = 0
 
     def add(self, step: int, value: float) -> None:
-        """Append one value (non-finite values are kept: evidence shows them)."""
-        if self.first_step is None:
-            self.first_step = step
+        """Append one value (non-finite values are kept: evidence shows them; the warm-up counts
+        finite ones only, so a stream that starts undefined has no history yet)."""
+        if math.isfinite(value):
+            if self.first_step is None:
+                self.first_step = step
+            self.frames += 1
         self.steps.append(step)
         self.values.append(value)
-        self.frames += 1
         while len(self.steps) > self.keep_frames and self.steps[0] < step - self.keep_steps:
             self.steps.popleft()
             self.values.popleft()
@@ -143,11 +146,17 @@ def median(xs: list[float]) -> float:
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def theil_sen(steps: list[int], vals: list[float]) -> float:
     """Median of pairwise slopes (robust to a few outlying frames)."""
     t = np.asarray(steps, dtype=np.float64)
     v = np.asarray(vals, dtype=np.float64)
-    i, j = np.triu_indices(len(t), 1)
+    pairs = _PAIRS.get(len(t))
+    if pairs is None:
+        pairs = _PAIRS[len(t)] = np.triu_indices(len(t), 1)
+    i, j = pairs
     dt = t[j] - t[i]
     ok = dt > 0
     if not ok.any():
@@ -167,14 +176,14 @@ class RobustChangeRule:
         window: int = 200,
         lag: int = 50,
         warmup: Warmup | None = None,
-        min_points: int = 8,
+        min_points: int = 20,
         z_jump: float = 8.0,
         z_sustain: float = 5.0,
         sustain_steps: int = 40,
         rel_floor: float = 1e-3,
         abs_floor: float = 0.0,
         min_effect: float = 0.0,
-        confirm: int = 0,
+        confirm: int = 0,  # > 0: a jump must still hold (half of it) at the next value
     ) -> None:
         self.direction = direction or 1
         self.window, self.lag, self.min_points = window, lag, min_points
@@ -182,7 +191,7 @@ class RobustChangeRule:
         self.z_jump, self.z_sustain, self.sustain_steps = z_jump, z_sustain, sustain_steps
         self.rel_floor, self.abs_floor, self.confirm = rel_floor, abs_floor, confirm
         self.min_effect = min_effect
-        self.zs: deque[tuple[int, float]] = deque()  # (step, z) of the last sustain_steps
+        self.zs: deque[tuple[int, float, float]] = deque()  # (step, z, value), sustain_steps
         self.pending: Verdict | None = None  # a scalar jump waiting for confirmation
 
     def baseline(self, hist: History, step: int) -> Verdict | None:
@@ -194,7 +203,8 @@ class RobustChangeRule:
         slope = theil_sen(steps, vals)
         t_mid, v_mid = median([float(s) for s in steps]), median(vals)
         resid = [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
-        mad = _MAD_TO_SD * median([abs(r - median(resid)) for r in resid])
+        centre = median(resid)
+        mad = _MAD_TO_SD * median([abs(r - centre) for r in resid])
         level = median([abs(v) for v in vals])
         spread = max(mad, self.rel_floor * level, self.abs_floor, 1e-12)
         wrong_way = self.direction * max(self.direction * slope, 0.0)
@@ -215,7 +225,7 @@ class RobustChangeRule:
             p, self.pending = self.pending, None
             if d * (value - p.reference) / p.spread >= 0.5 * self.z_jump:
                 return p
-        self.zs.append((step, z))
+        self.zs.append((step, z, value))
         while len(self.zs) > 2 and self.zs[1][0] <= step - self.sustain_steps:
             self.zs.popleft()  # keep the last sustain_steps of z, and at least two frames
         if z >= self.z_jump:
@@ -225,11 +235,17 @@ class RobustChangeRule:
             self.pending = jump
             return None
         if len(self.zs) >= 2:
-            mean_z = sum(min(zz, self.z_jump) for _, zz in self.zs) / len(self.zs)
+            mean_z = sum(min(zz, self.z_jump) for _, zz, _ in self.zs) / len(self.zs)
             if mean_z >= self.z_sustain:
-                since = self.zs[0][0]
+                past = [s for s, zz, _ in self.zs if zz >= self.z_sustain]
+                since = past[0] if past else self.zs[0][0]
+                for s, zz, _ in reversed(self.zs):  # the start of the trailing run past it
+                    if zz < self.z_sustain:
+                        break
+                    since = s
+                level = sum(v for _, _, v in self.zs) / len(self.zs)
                 threshold = ref + d * self.z_sustain * sd
-                return Verdict("sustained", ref, sd, threshold, base.window, since, mean_z)
+                return Verdict("sustained", ref, sd, threshold, base.window, since, mean_z, level)
         return None
 
 

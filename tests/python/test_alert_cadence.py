@@ -3,7 +3,8 @@
 An MLP trains on scikit-learn digits; its hidden layers are captured on a fixed probe every 5
 steps. Feeding every frame, every second and every tenth (cadences 5, 10 and 50) to a stock
 :class:`Auditor` must give the same verdicts: nothing while training is healthy (warm-up
-included), and an alert within one coarse capture of the learning rate blowing up.
+included), and an alert within one coarse capture of the learning rate blowing up; the same run
+without the blow-up (a control) stays quiet to its end at all three.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ STEPS = 800
 FINE = 5
 
 
-def _train() -> tuple[list[int], dict[str, list[np.ndarray]], np.ndarray]:
+def _train(blowup: bool = True) -> tuple[list[int], dict[str, list[np.ndarray]], np.ndarray]:
     torch.manual_seed(0)
     d = datasets.load_digits()
     x = torch.tensor(d.data / 16.0, dtype=torch.float32)
@@ -50,7 +51,7 @@ def _train() -> tuple[list[int], dict[str, list[np.ndarray]], np.ndarray]:
         loss = torch.nn.functional.cross_entropy(model(train_x[idx]), train_y[idx])
         opt.zero_grad()
         loss.backward()
-        if step >= ONSET:  # the learning rate blows up: x1.1 per step
+        if blowup and step >= ONSET:  # the learning rate blows up: x1.1 per step
             for g in opt.param_groups:
                 g["lr"] = min(g["lr"] * 1.1, 50.0)
         opt.step()
@@ -60,6 +61,11 @@ def _train() -> tuple[list[int], dict[str, list[np.ndarray]], np.ndarray]:
 @pytest.fixture(scope="module")
 def run():
     return _train()
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    return _train(blowup=False)
 
 
 def _alerts(run, every: int) -> list:
@@ -83,3 +89,9 @@ def test_one_run_at_three_cadences(run):
         assert after[0] <= ONSET + 50 + every, (every, after[0])
     firsts = [min(a.step for a in alerts) for alerts in got.values()]
     assert max(firsts) - min(firsts) <= 50, firsts
+
+
+def test_the_same_healthy_run_at_three_cadences_is_quiet(healthy):
+    for every in (5, 10, 50):
+        told = [f"{a.step} {a.layer} {a.metric} {a.rule}" for a in _alerts(healthy, every)]
+        assert told == [], (every, told)

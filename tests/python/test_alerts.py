@@ -321,3 +321,82 @@ def test_monitor_takes_your_own_engine():
     assert eng.alerts and eng.alerts[-1].rule == "nonfinite"
     assert cam.alerts[-1] == eng.alerts[-1]
     assert {r for st in eng.streams.values() for r in st.rules} == {"robust", "sentrycam"}
+
+
+@pytest.mark.parametrize("every", [25, 50, 100])
+def test_sparse_cadences_stay_quiet_on_noise(every):
+    """A sparse cadence reaches further back for enough reference points, so the spread is not
+    underestimated from a handful of frames."""
+    rng = np.random.default_rng(every)
+    eng = AlertEngine()
+    out = []
+    for i in range(400):
+        vals = {m: 1.0 + 0.05 * rng.standard_normal() for m in ("fisher", "intra_var", "eff_rank")}
+        out += eng.update(i * every, "fc", vals)
+    assert out == []
+
+
+def test_a_learning_rate_warmup_holds_the_rules():
+    """While the lr you pass rises from the start (a schedule's warm-up), and a warm-up after,
+    only non-finite values alert; a later spike of the lr is judged as usual."""
+    eng = AlertEngine()
+    out = []
+    for s in range(0, 2000, 10):
+        lr = 1e-3 * min(1.0, (s + 10) / 1000)
+        norm = 1.0 + (s / 1000) ** 3 * 5 if s < 1000 else 6.0  # accelerating with the lr
+        out += eng.update(s, None, {"lr": lr})
+        out += eng.update(s, "fc", {"norm_mean": norm})
+    assert out == [] and eng.hold_until == 990 + WARM.steps
+    eng.update(2000, None, {"lr": 3e-2})
+    assert [a.rule for a in eng.update(2000, "fc", {"norm_mean": 90.0})] == ["norm"]
+    assert [a.rule for a in eng.update(2010, "fc", {"nonfinite_frac": 0.5})] == ["nonfinite"]
+
+
+def test_stopped_rule_compares_changes_over_similar_gaps():
+    """A budget-stretched cadence: changes over 500-step gaps are not 100x those over 5."""
+    eng = AlertEngine()
+    rng = np.random.default_rng(1)
+    out = []
+    steps = [*range(5, 1000, 5), *range(1000, 5001, 500)]
+    for s in steps:
+        out += eng.update(s, "fc", {"change_prev": 0.02 * (1 + 0.1 * rng.standard_normal())})
+    assert out == []
+
+
+def test_warmup_counts_finite_values_only():
+    eng = AlertEngine()
+    out = []
+    for s in range(0, 1300, 10):
+        v = math.nan if s < 1000 else 1.0 + (5.0 if s == 1100 else 0.001 * (s % 20))
+        out += eng.update(s, "fc", {"intra_var": v})
+    assert out == []  # 1100 is only 100 steps into the stream's real history
+
+
+def test_the_worst_alert_tells_whatever_the_rule_order():
+    for rules in (("robust", "sentrycam"), ("sentrycam", "robust")):
+        eng = AlertEngine(rules=rules)
+        rng = np.random.default_rng(2)
+        for s in range(0, 400, 10):
+            eng.update(s, "fc", {"fisher": 3.0 + 0.01 * rng.standard_normal()})
+        assert [a.severity for a in eng.update(400, "fc", {"fisher": 1.0})] == ["warning"]
+
+
+def test_restart_keeps_the_first_frame_and_nonfinite_duplicates_alert():
+    eng = _warm_engine("fisher", 3.0)
+    eng.update(0, "fc", {"fisher": 0.5})
+    assert eng.streams[("fc", "fisher")].history.first_step == 0
+    eng.update(10, None, {"loss": 1.0})
+    assert [a.rule for a in eng.update(10, None, {"loss": math.nan})] == ["nonfinite"]
+
+
+def test_sustained_alert_tells_the_mean_departure_and_when_it_began():
+    rng = np.random.default_rng(3)
+    eng = AlertEngine()
+    out = []
+    for s in range(0, 1200, 5):
+        v = 1.0 + 0.01 * rng.standard_normal() + (0.08 if s >= 1000 else 0.0)
+        out += eng.update(s, None, {"val_loss": v})
+    (a,) = out
+    ev = a.evidence
+    assert ev["kind"] in ("sustained", "jump") and ev["since"] >= 1000
+    assert "val_loss rose" in a.message and "the loss is rising" in a.message
