@@ -14,6 +14,9 @@ import math
 from dataclasses import dataclass
 
 from sentrycam.alerts import Alert, AlertEngine, RobustChangeRule, SentryCamRule
+from sentrycam.rules import median  # the engine's median (``inf`` stands for a miss)
+
+__all__ = ["DETECTORS", "Detector", "alerts_of", "calibrate", "delay_of", "median", "score"]
 
 GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 1e9)
 SENTRYCAM_METRICS = ("intra_var", "inter_dist")
@@ -90,10 +93,6 @@ def calibrate(det: Detector, healthy: list[dict]) -> float:
     return math.inf
 
 
-def median(xs: list[float]) -> float:
-    """Median with ``inf`` standing for a miss."""
-    s = sorted(xs)
-    n = len(s)
-    if n == 0:
-        return math.nan
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+def delay_of(row: dict) -> float:
+    """A scored run's delay in steps, ``inf`` for a miss (so misses sort last and medians hold)."""
+    return math.inf if row["delay"] is None else float(row["delay"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from diag_detect import DETECTORS, median
+from diag_detect import DETECTORS, delay_of, median
 
 SPLITS = ("dev", "test")
 
@@ -92,10 +92,7 @@ def per_kind(recs: dict, ev: dict) -> list[str]:
         lo = {s: ev[s]["detectors"]["val_loss"]["calibrated"]["runs"] for s in SPLITS}
 
         def delays(table: dict, s: str, runs: dict = runs) -> list[float]:
-            return [
-                math.inf if table[s][r["name"]]["delay"] is None else table[s][r["name"]]["delay"]
-                for r in runs[s]
-            ]
+            return [delay_of(table[s][r["name"]]) for r in runs[s]]
 
         for table in (g, lo):
             d = {s: delays(table, s) for s in SPLITS}
@@ -147,15 +144,10 @@ def per_arch(recs: dict, ev: dict) -> list[str]:
                 g = ev[s]["detectors"]["geometry"]["stock"]["runs"]
                 lo = ev[s]["detectors"]["val_loss"]["calibrated"]["runs"]
                 fs = [r for r in recs[s] if r["onset"] is not None and r["arch"] == arch]
-
-                def d(t: dict, r: dict) -> float:
-                    x = t[r["name"]]["delay"]
-                    return math.inf if x is None else x
-
                 if field == "delay":
-                    n = sum(math.isfinite(d(g, r)) for r in fs)
+                    n = sum(math.isfinite(delay_of(g[r["name"]])) for r in fs)
                 else:
-                    n = sum(d(g, r) < d(lo, r) for r in fs)
+                    n = sum(delay_of(g[r["name"]]) < delay_of(lo[r["name"]]) for r in fs)
                 cells.append(_pct(n, len(fs)))
         lines.append("| " + " | ".join(cells) + " |")
     return lines

@@ -28,7 +28,7 @@ from diag_runs import load_sentrycam, run, scenarios
 
 load_sentrycam()
 
-from diag_detect import DETECTORS, alerts_of, calibrate, median, score  # noqa: E402
+from diag_detect import DETECTORS, alerts_of, calibrate, delay_of, median, score  # noqa: E402
 from diag_report import HEADER, report  # noqa: E402
 
 from sentrycam.audit import Auditor  # noqa: E402
@@ -99,10 +99,6 @@ def _recorded(split: str, args: argparse.Namespace, t0: float) -> list[dict]:
     return recs
 
 
-def _delay(s: dict) -> float:
-    return math.inf if s["delay"] is None else float(s["delay"])
-
-
 def evaluate(recs: list[dict], calibrated: dict[str, float]) -> dict:
     """Every detector, stock and calibrated, on every run of one split; summaries per detector."""
     healthy = [r for r in recs if r["onset"] is None]
@@ -120,7 +116,7 @@ def evaluate(recs: list[dict], calibrated: dict[str, float]) -> dict:
             for r in recs:
                 al = alerts_of(det, r, m) if math.isfinite(m) else []
                 rows[r["name"]] = score(al, r["onset"])
-            delays = [_delay(rows[r["name"]]) for r in failures]
+            delays = [delay_of(rows[r["name"]]) for r in failures]
             fa = sum(rows[r["name"]]["false_alarms"] for r in recs)
             entry[setting] = {
                 "multiplier": m,
@@ -137,7 +133,7 @@ def evaluate(recs: list[dict], calibrated: dict[str, float]) -> dict:
     loss = out["detectors"]["val_loss"]["calibrated"]["runs"]
     for det in DETECTORS:
         for e in out["detectors"][det.name].values():
-            leads = [_delay(loss[r["name"]]) - _delay(e["runs"][r["name"]]) for r in failures]
+            leads = [delay_of(loss[r["name"]]) - delay_of(e["runs"][r["name"]]) for r in failures]
             leads = [0.0 if math.isnan(x) else x for x in leads]  # both missed: a tie
             e["earlier_than_val_loss"] = sum(x > 0 for x in leads)
             e["not_later_than_val_loss"] = sum(x >= 0 for x in leads)
@@ -158,7 +154,7 @@ def bars(ev: dict[str, dict]) -> dict:
     gradual = [r for r in ev["test"]["runs"] if r["onset"] is not None and r["kind"] not in SUDDEN]
 
     def earlier(runs: list[dict]) -> int:
-        return sum(_delay(g["runs"][r["name"]]) < _delay(lo["runs"][r["name"]]) for r in runs)
+        return sum(delay_of(g["runs"][r["name"]]) < delay_of(lo["runs"][r["name"]]) for r in runs)
 
     return {
         "earlier_share_not_sudden": earlier(gradual) / max(len(gradual), 1),

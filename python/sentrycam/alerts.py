@@ -39,6 +39,7 @@ from .rules import (
     StreamRule,
     Verdict,
     Warmup,
+    mad_spread,
     make_rule,
     median,
 )
@@ -202,6 +203,7 @@ class _Stream:
     gaps: dict[int, int] = field(default_factory=dict)  # step -> the gap its rate was over
     still_since: int | None = None  # the stopped-layer rule's run of still frames
     still_frames: int = 0
+    episodes: dict[str, _Episode] = field(default_factory=dict)  # per rule name
 
 
 class AlertEngine:
@@ -237,7 +239,6 @@ class AlertEngine:
         self.rearm_steps, self.scalar_confirm = rearm_steps, scalar_confirm
         self.reference = RobustChangeRule(1, warmup=self.warmup, **self._robust_params())
         self.streams: dict[tuple[str | None, str], _Stream] = {}
-        self.episodes: dict[tuple[str | None, str, str], _Episode] = {}
         self.alerts: list[Alert] = []
         self.hold_until = -(2**62)  # no rule but non-finite before this step (lr warm-up)
         self._lr_rising = True
@@ -299,14 +300,12 @@ class AlertEngine:
             told = False
             for name, verdict, severity in fired:
                 told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
-            self._quiet(step, layer, metric, fired_names)
+            self._quiet(st, step, fired_names)
         self.alerts.extend(out)
         return out
 
     def _restart(self, layer: str | None, metric: str) -> _Stream:
-        del self.streams[(layer, metric)]
-        for key in [k for k in self.episodes if k[0] == layer and k[1] == metric]:
-            del self.episodes[key]
+        del self.streams[(layer, metric)]  # its history and episodes go with it
         return self._stream(layer, metric)
 
     def _follow_lr(self, step: int, lr: float) -> None:
@@ -337,7 +336,7 @@ class AlertEngine:
     ) -> bool:
         """Open (or extend) the rule's episode; raise an alert for a new one unless another
         rule already told of this metric at this step. Whether an alert was raised."""
-        ep = self.episodes.setdefault((layer, metric, rule), _Episode())
+        ep = st.episodes.setdefault(rule, _Episode())
         ep.last_fired = step
         if ep.active or told:
             ep.active = True
@@ -363,11 +362,10 @@ class AlertEngine:
         out.append(Alert(step, layer, metric, msg, severity, rule, value, evidence))
         return True
 
-    def _quiet(self, step: int, layer: str | None, metric: str, fired: set[str]) -> None:
-        for key, ep in self.episodes.items():
-            if key[0] != layer or key[1] != metric or key[2] in fired or not ep.active:
-                continue
-            if step - ep.last_fired >= self.rearm_steps:
+    def _quiet(self, st: _Stream, step: int, fired: set[str]) -> None:
+        """Re-arm the stream's episodes that have been quiet for ``rearm_steps``."""
+        for rule, ep in st.episodes.items():
+            if ep.active and rule not in fired and step - ep.last_fired >= self.rearm_steps:
                 ep.active = False
 
     def _hard(
@@ -392,7 +390,7 @@ class AlertEngine:
             return []
         med = median(vals)
         window = (steps[0], steps[-1])
-        spread = 1.4826 * median([abs(x - med) for x in vals])
+        spread = mad_spread(vals, med)
         if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
             verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
             return [("norm", verdict, "critical")]

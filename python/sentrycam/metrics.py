@@ -310,6 +310,11 @@ def _cka(ops: _Ops, cur: _Snapshot, old: _Snapshot | None) -> float:
     return float(min(max(num / den, 0.0), 1.0))
 
 
+def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two frames' valid-row masks are the same (row i is the same sample in both)."""
+    return a.shape == b.shape and bool((a == b).all())
+
+
 _SKETCHES: dict[int, np.ndarray] = {}
 
 
@@ -331,7 +336,7 @@ def _sketch(ops: _Ops, xv: Any) -> np.ndarray:
 def _change(cur: _Snapshot, old: _Snapshot | None) -> float:
     if old is None or cur.sketch is None or old.sketch is None:
         return _NAN
-    if old.row_mask.shape != cur.row_mask.shape or not (old.row_mask == cur.row_mask).all():
+    if not _same_rows(cur.row_mask, old.row_mask):
         return _NAN
     den = float(np.linalg.norm(old.sketch))
     return float(np.linalg.norm(cur.sketch - old.sketch)) / den if den > 0 else _NAN
@@ -428,7 +433,7 @@ def layer_metrics(
         out["cka_prev"] = _cka(ops, snap, state.prev)
         out["cka_ref"] = _cka(ops, snap, state.ref)
         prev = state.prev
-        if prev is not None and prev.row_mask.shape == rows.shape and (prev.row_mask == rows).all():
+        if prev is not None and _same_rows(rows, prev.row_mask):
             out["knn_jaccard_prev"] = _jaccard(knn, state.prev.knn)
         state.prev = snap
         if state.ref is None:

@@ -36,6 +36,7 @@ __all__ = [
     "StreamRule",
     "Verdict",
     "Warmup",
+    "mad_spread",
     "make_rule",
     "median",
 ]
@@ -149,6 +150,11 @@ def median(xs: list[float]) -> float:
 _PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
+def mad_spread(xs: list[float], centre: float) -> float:
+    """The median absolute deviation of ``xs`` around ``centre``, scaled to a standard deviation."""
+    return _MAD_TO_SD * median([abs(x - centre) for x in xs])
+
+
 def theil_sen(steps: list[int], vals: list[float]) -> float:
     """Median of pairwise slopes (robust to a few outlying frames)."""
     t = np.asarray(steps, dtype=np.float64)
@@ -203,8 +209,7 @@ class RobustChangeRule:
         slope = theil_sen(steps, vals)
         t_mid, v_mid = median([float(s) for s in steps]), median(vals)
         resid = [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
-        centre = median(resid)
-        mad = _MAD_TO_SD * median([abs(r - centre) for r in resid])
+        mad = mad_spread(resid, median(resid))
         level = median([abs(v) for v in vals])
         spread = max(mad, self.rel_floor * level, self.abs_floor, 1e-12)
         wrong_way = self.direction * max(self.direction * slope, 0.0)
