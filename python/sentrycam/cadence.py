@@ -38,9 +38,12 @@ class Cadence:
     as gradient accumulation does, is measured per call and converted to steps).
     """
 
-    def __init__(self, every: int, budget: float | None) -> None:
+    def __init__(self, every: int, budget: float | None, *, lockstep: bool = False) -> None:
         self.every = every
         self.budget = budget
+        # Several processes take the same decisions (distributed="shard"): a step that is due
+        # counts as captured whatever happens to its capture, on every process alike.
+        self.lockstep = lockstep
         self.effective_every = every
         self.captures = 0
         self.train_thread_s: deque[float] = deque(maxlen=64)
@@ -66,13 +69,16 @@ class Cadence:
             self._time_call(time.perf_counter(), worker_idle_since)
         if step % self.every:
             return False
-        if self._last_capture is None:
-            return True
-        steps = abs(step - self._last_capture)
-        if self.budget is not None:
-            cost = self._open_cost(time.perf_counter())
-            self.effective_every = self._stretched(self._costs_with(cost), steps)
-        return steps >= self.effective_every
+        if self._last_capture is not None:
+            steps = abs(step - self._last_capture)
+            if self.budget is not None:
+                cost = self._open_cost(time.perf_counter())
+                self.effective_every = self._stretched(self._costs_with(cost), steps)
+            if steps < self.effective_every:
+                return False
+        if self.lockstep:
+            self._last_capture = step
+        return True
 
     def _time_call(self, now: float, worker_idle_since: float | None) -> None:
         """The training time since the previous call (which, unless it captured, returned within

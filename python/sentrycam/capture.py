@@ -21,6 +21,8 @@ from .pool import PoolChoice, Pooled, first_tensor, pool_output
 DEFAULT_PROBE_BATCH = 256  # probes up to this many samples run in one pass; larger ones in chunks
 WRAPPER_ATTRIBUTES = {"OptimizedModule": "_orig_mod", "DataParallel": "module"}
 WRAPPER_ATTRIBUTES["DistributedDataParallel"] = "module"
+# Wrappers that stay in the probe's path (FSDP must run its own forward) but not in layer names.
+INNER_WRAPPER_SEGMENTS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"}
 
 
 class Probe:
@@ -48,6 +50,12 @@ class Probe:
         if placement != self._placement:
             self.x = _move(self._given, *placement)
             self._placement = placement
+
+    def rows(self, start: int, stop: int, size: int) -> Probe:
+        """A probe of the inputs' rows ``[start, stop)`` (without labels), its last row repeated
+        until it has ``size`` rows."""
+        index = list(range(start, stop)) + [stop - 1] * (size - (stop - start))
+        return Probe(_take(self._given, index), needs_model_input=True)
 
     def chunks(self, size: int) -> Iterator[Any]:
         """The inputs in consecutive chunks of at most ``size`` samples."""
@@ -109,6 +117,16 @@ def _slice(x: Any, start: int, stop: int) -> Any:
     return type(x)(_slice(v, start, stop) for v in x)
 
 
+def _take(x: Any, index: list[int]) -> Any:
+    if is_tensor(x):
+        import torch
+
+        return x[torch.tensor(index, device=x.device)]
+    if isinstance(x, dict):
+        return {k: _take(v, index) for k, v in x.items()}
+    return type(x)(_take(v, index) for v in x)
+
+
 def device_of(model: Any) -> Any:
     """The device of the model's first parameter (or buffer); ``"cpu"`` for a model without any."""
     for param in model.parameters():
@@ -144,14 +162,18 @@ def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
     """Map each requested name to its module inside the model's wrappers.
 
     Names are those of the unwrapped model's ``named_modules()``; the same names with the
-    wrappers' prefixes (``_orig_mod.``, ``module.``) are accepted too. Raises ``ValueError``
+    wrappers' prefixes (``_orig_mod.``, ``module.``) are accepted too, and names inside FSDP
+    (``FullyShardedDataParallel``) or activation-checkpointing wrappers are those of the wrapped
+    model (without ``_fsdp_wrapped_module.`` segments). Raises ``ValueError``
     naming the unknown layers and listing the names a user would type.
     """
     if isinstance(layers, str):
         layers = [layers]
     inner, path = unwrap(model)
     modules = dict(inner.named_modules())
-    available = [name for name in modules if name]
+    for name, module in list(modules.items()):  # FSDP, checkpoint wrappers inside the model
+        modules.setdefault(_without_wrapper_segments(name), module)
+    available = [name for name in modules if name and name == _without_wrapper_segments(name)]
     if not layers:
         raise ValueError(
             f"name at least one layer to watch, e.g. layers=['fc1']; available layers: {available}"
@@ -167,6 +189,12 @@ def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
     if missing:
         raise ValueError(f"unknown layer name(s) {missing}; available layers: {available}")
     return found
+
+
+def _without_wrapper_segments(name: str) -> str:
+    """``name`` without the segments that wrappers inside a model insert (FSDP's
+    ``_fsdp_wrapped_module``, activation checkpointing's, ``torch.compile``'s)."""
+    return ".".join(part for part in name.split(".") if part not in INNER_WRAPPER_SEGMENTS)
 
 
 def _strip_wrappers(name: str, path: list[str]) -> str:
