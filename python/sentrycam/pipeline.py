@@ -130,7 +130,10 @@ class CapturePipeline:
                 "captures it still holds are not recorded"
             )
         elif self.recorder is not None:
-            self.recorder.close()
+            try:
+                self.recorder.close()
+            except Exception as exc:  # the network is down at the end: say so, never raise
+                self.log.report(f"closing the recording {self.recorder.path} failed: {exc}")
         self.closed = True
 
     def stats(self) -> dict[str, Any]:
