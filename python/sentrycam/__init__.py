@@ -1,11 +1,13 @@
 """sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter."""
 
 from .alerts import Alert, AlertEngine
+from .follow import watch
 from .frames import Frame, decode_frame, encode_frame
 from .monitor import Monitor
 from .problems import SentrycamWarning
-from .record import iter_recording, read_recording
+from .readback import iter_recording, read_recording
 from .snapshot import Snapshot
+from .tables import read_metrics, read_table
 
 __all__ = [
     "Alert",
@@ -17,6 +19,9 @@ __all__ = [
     "decode_frame",
     "encode_frame",
     "iter_recording",
+    "read_metrics",
     "read_recording",
+    "read_table",
+    "watch",
 ]
 __version__ = "0.1.0"

@@ -24,8 +24,9 @@ from . import notices
 from .arrays import as_int_vector
 from .builder import Capture, FrameBuilder, LayerCapture
 from .cadence import Cadence
-from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRunner, resolve_layers
+from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner, resolve_layers
 from .channel import ViewChannel
+from .distributed import Distributed
 from .frames import Frame
 from .html import write_html
 from .pipeline import CapturePipeline
@@ -63,7 +64,9 @@ class Monitor(anywidget.AnyWidget):
     to every displayed view. ``cam.log(step, {"name": array})`` does the same without a model.
     By default only the probe pass, pooling and the copy to the CPU happen on the training thread;
     metrics, alerts, encoding, recording and sending run on a background thread (``sync=True``
-    does everything inside the step).
+    does everything inside the step). In a ``torch.distributed`` job only rank 0 captures
+    (``distributed="rank0"``); ``distributed="shard"`` splits the probe pass over every rank (FSDP);
+    see :mod:`.distributed`.
     """
 
     _esm = _static_or(STATIC / "widget.js", _MISSING_BUNDLE_ESM)
@@ -97,26 +100,27 @@ class Monitor(anywidget.AnyWidget):
         sync: bool = False,
         budget: float | None = None,
         alerts: Any = None,
+        distributed: str = "rank0",
     ) -> None:
         layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
         check_settings(
             every, reducer, dtype, max_frames, max_dim, max_frame_bytes, probe_batch, budget
         )
         check_pool(pool, layer_names if model is not None else None)
+        dist = Distributed.for_process(distributed, model=model, budget=budget, record=record)
+        self._dist = dist
+        self._follower: Any = None  # set by sentrycam.watch: the thread following a recording
+        self._idle = not dist.active  # step() returns at once: another rank does the work
         self._probe: Probe | None = None
         self._runner: ProbeRunner | None = None
+        self._run_probe: Probe | None = None  # what this process runs: the probe or its part
+        self._run_probe_of: Probe | None = None  # ... of this probe (bound later by integrations)
+        self._agreed = {"layers": layer_names, "every": every, "probe_batch": probe_batch}
         if model is not None:
-            modules = resolve_layers(model, layer_names)
-            if probe is None:
-                raise ValueError(
-                    "a model needs a fixed probe set: pass probe=(x, y) with x a tensor of inputs "
-                    "and y integer labels (or probe=x)"
-                )
-            self._probe = Probe(probe, needs_model_input=True)
-            self._runner = ProbeRunner(model, modules, lambda name: pool_for(pool, name))
-            self._probe.follow(self._runner.inner)
+            self._attach(model, probe, layer_names, pool)
         elif probe is not None:
             self._probe = Probe(probe, needs_model_input=False)
+        record = dist.record_path(record)  # None on a rank that makes no frames
         recorder = Recorder(record) if record is not None else None
         super().__init__(
             layers=layer_names, reducer=reducer, every=every, title=title, _uid=uuid.uuid4().hex
@@ -141,7 +145,7 @@ class Monitor(anywidget.AnyWidget):
             auditor=_make_auditor(self._log.report, alerts) if metrics else None,
             problem=self._log.report,
         )
-        self._cadence = Cadence(every, budget)
+        self._cadence = Cadence(every, budget, lockstep=dist.shards)
         self._pipeline = CapturePipeline(
             builder=self._builder,
             channel=self._channel,
@@ -154,7 +158,7 @@ class Monitor(anywidget.AnyWidget):
         self.on_msg(self._handle_message)
         self._ipython_events = notices.register(self)
         _LIVE.add(self)
-        if not (STATIC / "widget.js").exists():
+        if not (STATIC / "widget.js").exists() and dist.makes_frames:
             self._log.report(
                 "the frontend bundle python/sentrycam/static/widget.js is missing, so no view can "
                 "be shown (capture, metrics and recording still work); run `npm run build`"
@@ -184,9 +188,18 @@ class Monitor(anywidget.AnyWidget):
         return self._log.messages
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has finished (nothing more is captured or followed)."""
+        return self._pipeline.closed
+
+    @property
     def stats(self) -> dict[str, Any]:
-        """How monitoring runs: captures, cadence, time on the training thread, backpressure."""
-        return self._pipeline.stats()
+        """How monitoring runs: captures, cadence, time on the training thread, backpressure,
+        and this process's rank (``distributed``, ``rank``, ``world_size``)."""
+        stats = {**self._pipeline.stats(), **self._dist.stats()}
+        if self._follower is not None:
+            stats["watch"] = self._follower.stats()
+        return stats
 
     # ---- capture ----------------------------------------------------------------------------
 
@@ -194,6 +207,8 @@ class Monitor(anywidget.AnyWidget):
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
         # This runs on every training step: a few microseconds matter on a fast model, so the
         # common case is checked inline and the clock is read once at most.
+        if self._idle:
+            return
         if type(step) is not int:
             step = step_number(step)
         pipeline, cadence = self._pipeline, self._cadence
@@ -219,10 +234,16 @@ class Monitor(anywidget.AnyWidget):
         assert self._runner is not None and self._probe is not None  # set together
         t0 = time.perf_counter()
         try:
-            self._probe.follow(self._runner.inner)  # the model may have moved since
-            run = self._runner.run(self._probe, self._probe_batch)
+            if self._run_probe_of is not self._probe:  # bound after construction
+                self._bind_probe()
+            run = (
+                self._dist.run_shard(self._probe_pass) if self._dist.shards else self._probe_pass()
+            )
         except Exception as exc:  # the training loop must go on
             self._log.report(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
+            return
+        if run is None:  # this rank's part of a sharded pass is with rank 0, which makes frames
+            self._cadence.captured(step, t0, time.perf_counter() - t0, 0.0, 0.0)
             return
         for problem in run.problems:
             self._log.report(f"step {step}: {problem}")
@@ -239,6 +260,60 @@ class Monitor(anywidget.AnyWidget):
         )
         self._pipeline.submit(capture, t0)
 
+    def _attach(self, model: Any, probe: Any, layer_names: list[str], pool: Any) -> None:
+        """Watch ``layer_names`` of ``model`` with ``probe``: at construction, or when a framework
+        callback learns the model at the start of training. Unknown names raise ``ValueError``."""
+        modules = resolve_layers(model, layer_names)
+        if probe is None:
+            raise ValueError(
+                "a model needs a fixed probe set: pass probe=(x, y) with x a tensor of inputs "
+                "and y integer labels (or probe=x)"
+            )
+        check_pool(pool, layer_names)
+        self._probe = Probe(probe, needs_model_input=True)
+        if self._dist.active:  # no runner (no hooks, no probe on the device) on an idle rank
+            self._runner = ProbeRunner(model, modules, lambda name: pool_for(pool, name))
+            self._bind_probe()
+
+    def _show(self, frames: list[Frame], alerts: list[Any], *, send: bool = True) -> None:
+        """Frames and alerts made elsewhere (a recording being replayed or followed): kept,
+        listed, and sent to the views (``send=False``: sent when a view says hello)."""
+        known = list(self.layers)
+        for frame in frames:
+            if frame.layer not in known:
+                known.append(frame.layer)
+            self._builder.next_seq = max(self._builder.next_seq, frame.seq + 1)
+        if known != list(self.layers):
+            self.layers = known
+        self._channel.push(frames, send=send)
+        if send:
+            self._channel.flush()
+        self._pipeline.alerts.extend(alerts)
+        if send:
+            self._channel.send_alerts(alerts)
+
+    def _problem(self, text: str) -> None:
+        """Report a problem: a ``SentrycamWarning``, listed in ``cam.problems``, shown in views."""
+        self._log.report(text)
+
+    def _notice(self, text: str) -> None:
+        """Tell the views something (not a problem: nothing is warned in the notebook)."""
+        self._channel.notice(text)
+
+    def _bind_probe(self) -> None:
+        """Run ``_probe`` from now on: all of it, or this rank's part when sharded (then a
+        collective that checks that every rank agrees)."""
+        assert self._runner is not None and self._probe is not None
+        self._run_probe = self._dist.bind(self._probe, self._runner.model, self._agreed)
+        self._run_probe_of = self._probe
+        self._run_probe.follow(self._runner.inner)
+
+    def _probe_pass(self) -> ProbeRun:
+        """Run this process's probe (the whole probe, or its part in a sharded pass)."""
+        assert self._runner is not None and self._run_probe is not None
+        self._run_probe.follow(self._runner.inner)  # the model may have moved since
+        return self._runner.run(self._run_probe, self._probe_batch)
+
     def log(
         self,
         step: int,
@@ -250,7 +325,10 @@ class Monitor(anywidget.AnyWidget):
         **scalars: Any,
     ) -> None:
         """Capture one frame per entry of ``activations`` ({layer name: array-like, one row per
-        sample; more dimensions are pooled like a layer output})."""
+        sample; more dimensions are pooled like a layer output}). In a multi-process job only
+        the ranks that make frames keep them (rank 0 unless ``distributed="all"``)."""
+        if not self._dist.makes_frames:
+            return
         step = step_number(step)
         if not isinstance(activations, Mapping):
             raise TypeError(
@@ -320,23 +398,13 @@ class Monitor(anywidget.AnyWidget):
         metrics they were recorded with; the alert engine is run over them (and their scalars) in
         order, so ``cam.alerts`` is what the live run would have raised.
         """
-        from .alerts import AlertEngine
-        from .record import iter_recording
+        from .follow import AlertReplay
+        from .readback import iter_recording
 
-        engine = kwargs.pop("alerts", None) or AlertEngine()
+        replay = AlertReplay(kwargs.pop("alerts", None))
         cam = cls(metrics=False, **kwargs)
-        layers: list[str] = []
-        last_scalar_step = None
-        for frame in iter_recording(path):
-            if frame.layer not in layers:
-                layers.append(frame.layer)
-            if frame.scalars and frame.step != last_scalar_step:
-                cam._pipeline.alerts += engine.update(frame.step, None, frame.scalars)
-                last_scalar_step = frame.step
-            cam._pipeline.alerts += engine.update(frame.step, frame.layer, frame.metrics)
-            cam._builder.next_seq = max(cam._builder.next_seq, frame.seq + 1)
-            cam._channel.push([frame], send=False)
-        cam.layers = layers
+        frames = list(iter_recording(path))
+        cam._show(frames, replay.feed(frames), send=False)
         return cam
 
     def flush(self) -> None:

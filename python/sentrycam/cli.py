@@ -1,0 +1,238 @@
+"""The ``sentrycam`` command: look at a recording from a terminal or a CI job.
+
+``sentrycam info RUN``, ``sentrycam alerts RUN [--fail-on warning|critical]``,
+``sentrycam export RUN -o run.html`` and ``sentrycam watch RUN``. RUN is a recording's path or
+fsspec URL. Exit status: 0 on success, 1 when ``--fail-on`` found an alert at that severity,
+2 when the recording cannot be read (the reason is printed in plain words).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from .alerts import SEVERITIES
+from .follow import ENDED_POLL_S, POLL_S, AlertReplay, RunFollower
+from .readback import Poll, RecordingError, read_all
+
+EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE = 0, 1, 2
+FAIL_ON = ("warning", "critical")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run_command(args))
+    except (RecordingError, FileNotFoundError, ValueError) as exc:
+        print(f"sentrycam: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentrycam",
+        description="Look at a sentrycam recording (a path or an fsspec URL such as s3://...).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="commands")
+
+    info = sub.add_parser("info", help="layers, frames, steps, points, alerts, size")
+    info.add_argument("run", metavar="RUN", help="recording path or URL")
+    info.add_argument("--json", action="store_true", help="print the facts as JSON")
+    info.set_defaults(run_command=_info)
+
+    alerts = sub.add_parser("alerts", help="the alerts the run raises (for CI jobs)")
+    alerts.add_argument("run", metavar="RUN", help="recording path or URL")
+    alerts.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        help="exit with status 1 when an alert of this severity (or worse) exists",
+    )
+    alerts.add_argument("--json", action="store_true", help="print the alerts as JSON lines")
+    alerts.set_defaults(run_command=_alerts)
+
+    export = sub.add_parser("export", help="write the standalone HTML page of a run")
+    export.add_argument("run", metavar="RUN", help="recording path or URL")
+    export.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    export.add_argument("--title", default=None, help="the page's title")
+    export.add_argument("--reducer", default="umap", choices=("umap", "pca"))
+    export.set_defaults(run_command=_export)
+
+    watch = sub.add_parser(
+        "watch", help="follow a running job, printing alerts as they come (ends with the run)"
+    )
+    watch.add_argument("run", metavar="RUN", help="recording path or URL")
+    watch.add_argument("--poll", type=float, default=POLL_S, help="seconds between looks")
+    watch.add_argument(
+        "--fail-on", choices=FAIL_ON, help="exit with status 1 once the run raised such an alert"
+    )
+    watch.add_argument(
+        "--timeout", type=float, default=None, help="stop following after this many seconds"
+    )
+    watch.set_defaults(run_command=_watch)
+    return parser
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+def _info(args: argparse.Namespace) -> int:
+    poll = _read(args.run)
+    alerts = AlertReplay().feed(poll.frames)
+    facts = summary(poll, alerts, args.run)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return EXIT_OK
+    print(f"recording  {facts['run']}")
+    print(f"status     {facts['status']}")
+    print(f"size       {_size(facts['bytes'])}")
+    print(
+        f"frames     {facts['frames']} ({facts['captures']} captures, steps "
+        f"{facts['first_step']}..{facts['last_step']})"
+    )
+    print(f"layers     {len(facts['layers'])}")
+    for layer in facts["layers"]:
+        print(
+            f"  {layer['name']:<24} {layer['frames']:>5} frames  {layer['points']:>6} points  "
+            f"d={layer['d']}  pool={layer['pool']}"
+        )
+    counts = facts["alerts"]
+    told = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts.get(s))
+    print(f"alerts     {sum(counts.values())}" + (f" ({told})" if told else ""))
+    if facts["scalars"]:
+        print(f"scalars    {', '.join(facts['scalars'])}")
+    return EXIT_OK
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    poll = _read(args.run)
+    alerts = AlertReplay().feed(poll.frames)
+    for alert in alerts:
+        if args.json:
+            print(json.dumps(alert.to_dict() if hasattr(alert, "to_dict") else vars(alert)))
+        else:
+            print(_alert_line(alert))
+    if not args.json:
+        print(f"{len(alerts)} alert(s) in {args.run}", file=sys.stderr)
+    return EXIT_ALERT if _fails(alerts, args.fail_on) else EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .html import write_html
+
+    poll = _read(args.run)
+    alerts = AlertReplay().feed(poll.frames)
+    layers = list(dict.fromkeys(f.layer for f in poll.frames))
+    out = write_html(
+        args.output,
+        poll.frames,
+        alerts=alerts,
+        layers=layers,
+        reducer=args.reducer,
+        title=args.title or f"sentrycam: {args.run}",
+    )
+    print(f"wrote {out} ({_size(out.stat().st_size)}, {len(poll.frames)} frames)")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    if args.poll <= 0:
+        raise ValueError(f"--poll must be a positive number of seconds, got {args.poll}")
+    follower = RunFollower(args.run)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    failed = missing_told = False
+    last_step: int | None = None
+    print(f"following {args.run} (Ctrl-C to stop)", flush=True)
+    while deadline is None or time.monotonic() < deadline:
+        update = follower.poll()
+        if not update.exists and not missing_told:
+            print(f"waiting for {args.run} to appear", flush=True)
+            missing_told = True
+        if update.restarted and follower.restarts:
+            print("the recording was rewritten: a new run started", flush=True)
+        if update.frames:
+            last_step = update.frames[-1].step
+            print(f"step {last_step}: {follower.frames} frames", flush=True)
+        for alert in update.alerts:
+            print(_alert_line(alert), flush=True)
+        failed = failed or _fails(update.alerts, args.fail_on)
+        if update.ended is not None:
+            print(f"the run ended ({follower.frames} frames, last step {last_step})", flush=True)
+            break
+        time.sleep(ENDED_POLL_S if not update.exists else args.poll)
+    return EXIT_ALERT if failed else EXIT_OK
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _read(run: str) -> Poll:
+    poll = read_all(run)
+    if poll.truncated is not None:
+        print(
+            f"sentrycam: warning: {poll.truncated}; using the {len(poll.frames)} frames before it",
+            file=sys.stderr,
+        )
+    return poll
+
+
+def summary(poll: Poll, alerts: list[Any], run: str) -> dict[str, Any]:
+    """The facts ``sentrycam info`` prints."""
+    frames = poll.frames
+    layers: dict[str, dict[str, Any]] = {}
+    for f in frames:
+        entry = layers.setdefault(
+            f.layer, {"name": f.layer, "frames": 0, "points": f.n, "d": f.d, "pool": f.pool}
+        )
+        entry["frames"] += 1
+    scalars = sorted({k for f in frames for k in f.scalars})
+    if poll.ended is not None:
+        status = "complete (the writer closed it)"
+    elif poll.truncated is not None:
+        status = "damaged: " + poll.truncated
+    else:
+        status = "open (still being written, or the writer stopped without closing it)"
+    return {
+        "run": run,
+        "status": status,
+        "ended": poll.ended is not None,
+        "bytes": sum(f.nbytes for f in frames),
+        "frames": len(frames),
+        "captures": len({f.step for f in frames}),
+        "first_step": frames[0].step if frames else None,
+        "last_step": frames[-1].step if frames else None,
+        "layers": list(layers.values()),
+        "alerts": dict(Counter(a.severity for a in alerts)),
+        "scalars": scalars,
+    }
+
+
+def _alert_line(alert: Any) -> str:
+    layer = alert.layer if alert.layer is not None else "(run)"
+    return f"step {alert.step:>7}  {alert.severity:<8}  {layer}  {alert.metric}: {alert.message}"
+
+
+def _fails(alerts: list[Any], fail_on: str | None) -> bool:
+    if fail_on is None:
+        return False
+    floor = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(a.severity) >= floor for a in alerts if a.severity in SEVERITIES)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
