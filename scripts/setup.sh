@@ -27,7 +27,7 @@ fi
 # The repo's package.json says "type": "module"; without this, Node would treat JavaScript that
 # Python packages ship inside .venv (JupyterLab's bundled yarn) as ES modules and fail on it.
 [ -f .venv/package.json ] || echo '{"type": "commonjs"}' > .venv/package.json
-if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap" 2>/dev/null \
+if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap, lightning, transformers, accelerate, s3fs, moto, duckdb" 2>/dev/null \
    || [ python/pyproject.toml -nt .venv/.sentrycam-installed ]; then
   echo "== pip install (torch CPU wheel, sentrycam and its dev tools)"
   .venv/bin/python -m pip install -q --upgrade pip
