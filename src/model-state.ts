@@ -65,10 +65,13 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       for (const fn of state.alertListeners) fn(fresh);
       break;
     }
-    case "notice":
-      state.notices.push(msg.text);
-      for (const fn of state.noticeListeners) fn(msg.text);
+    case "notice": {
+      // A warning is a problem the kernel worked around; "info" tells where things stand.
+      const text = msg.level === "info" ? msg.text : `⚠ ${msg.text}`;
+      state.notices.push(text);
+      for (const fn of state.noticeListeners) fn(text);
       break;
+    }
     case "snapshot":
       // Only the first view answers; the kernel ignores duplicates anyway.
       for (const fn of state.snapshotHandlers) {

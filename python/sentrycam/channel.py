@@ -46,6 +46,7 @@ class ViewChannel:
         self.views: set[str] = set()
         self.views_closed = False  # True once every view that said hello has said bye
         self.snapshots: dict[int, Snapshot] = {}
+        self.last_status: str | None = None
 
     # ---- frames -----------------------------------------------------------------------------
 
@@ -79,6 +80,11 @@ class ViewChannel:
     def notice(self, text: str) -> None:
         """Show a problem in the views."""
         self._send({"type": "notice", "level": "warning", "text": text})
+
+    def status(self, text: str) -> None:
+        """Show where things stand (a followed run ended ...); also to views that come later."""
+        self.last_status = text
+        self._send({"type": "notice", "level": "info", "text": text})
 
     # ---- snapshots --------------------------------------------------------------------------
 
@@ -116,6 +122,8 @@ class ViewChannel:
             with self._lock:
                 self.stream.replay(have if isinstance(have, list) else int(have))
             self.send_alerts(alerts)
+            if self.last_status is not None:
+                self._send({"type": "notice", "level": "info", "text": self.last_status})
         elif kind == "bye":
             self.views.discard(str(content.get("view", "")))
             self.views_closed = not self.views

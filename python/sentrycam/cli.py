@@ -3,7 +3,8 @@
 ``sentrycam info RUN``, ``sentrycam alerts RUN [--fail-on warning|critical]``,
 ``sentrycam export RUN -o run.html`` and ``sentrycam watch RUN``. RUN is a recording's path or
 fsspec URL. Exit status: 0 on success, 1 when ``--fail-on`` found an alert at that severity,
-2 when the recording cannot be read (the reason is printed in plain words).
+2 when the recording cannot be read (the reason is printed in plain words), 3 when
+``watch --timeout`` ran out before the run ended.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from .alerts import SEVERITIES
-from .follow import ENDED_POLL_S, POLL_S, AlertReplay, RunFollower
+from .follow import ENDED_POLL_S, MAX_BACKOFF_S, POLL_S, AlertReplay, RunFollower
 from .readback import Poll, RecordingError, read_all
 
-EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE, EXIT_TIMEOUT = 0, 1, 2, 3
 FAIL_ON = ("warning", "critical")
 
 
@@ -29,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run_command(args))
-    except (RecordingError, FileNotFoundError, ValueError) as exc:
+    except (RecordingError, OSError, ValueError) as exc:  # OSError: also network failures
         print(f"sentrycam: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
@@ -74,7 +77,10 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on", choices=FAIL_ON, help="exit with status 1 once the run raised such an alert"
     )
     watch.add_argument(
-        "--timeout", type=float, default=None, help="stop following after this many seconds"
+        "--timeout",
+        type=float,
+        default=None,
+        help="stop following after this many seconds (exit status 3 if the run had not ended)",
     )
     watch.set_defaults(run_command=_watch)
     return parser
@@ -150,8 +156,17 @@ def _watch(args: argparse.Namespace) -> int:
     failed = missing_told = False
     last_step: int | None = None
     print(f"following {args.run} (Ctrl-C to stop)", flush=True)
+    wait, last_error = args.poll, ""
     while deadline is None or time.monotonic() < deadline:
-        update = follower.poll()
+        try:
+            update = follower.poll()
+        except (OSError, pa.ArrowException) as exc:  # network down, a file replaced mid-read
+            if str(exc) != last_error:
+                print(f"reading {args.run} failed ({exc}); retrying", file=sys.stderr, flush=True)
+            last_error, wait = str(exc), min(wait * 2, MAX_BACKOFF_S)
+            time.sleep(wait)
+            continue
+        wait, last_error = args.poll, ""
         if not update.exists and not missing_told:
             print(f"waiting for {args.run} to appear", flush=True)
             missing_told = True
@@ -165,9 +180,10 @@ def _watch(args: argparse.Namespace) -> int:
         failed = failed or _fails(update.alerts, args.fail_on)
         if update.ended is not None:
             print(f"the run ended ({follower.frames} frames, last step {last_step})", flush=True)
-            break
+            return EXIT_ALERT if failed else EXIT_OK
         time.sleep(ENDED_POLL_S if not update.exists else args.poll)
-    return EXIT_ALERT if failed else EXIT_OK
+    print(f"stopped following after {args.timeout:g} s: the run had not ended", flush=True)
+    return EXIT_ALERT if failed else EXIT_TIMEOUT
 
 
 # ---- helpers ---------------------------------------------------------------------------------

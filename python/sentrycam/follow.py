@@ -73,7 +73,8 @@ class RunFollower:
         update = Update(restarted=got.restarted, ended=got.ended, exists=got.exists)
         if got.restarted and self.frames:
             self.restarts += 1
-            self._seq_base = self._next_seq  # the engine starts over itself: steps went back
+            self._seq_base = self._next_seq
+            self.replay = AlertReplay(self.replay.engine)  # which resets itself: steps went back
         frames = [self._renumbered(f) for f in got.frames]
         self.frames += len(frames)
         update.frames = frames
@@ -100,8 +101,9 @@ def watch(
 ) -> Any:
     """A :class:`~.monitor.Monitor` that follows a recording written by another process or
     machine: new frames reach its views within about ``poll`` seconds, alerts are recomputed
-    (``alerts=`` an :class:`~.alerts.AlertEngine` of your own), a run that ends or restarts is
-    told in the view. It polls on a background thread; ``cam.close()`` stops following.
+    (``alerts=`` an :class:`~.alerts.AlertEngine` of your own; ``on_alert`` functions run on the
+    polling thread), a run that ends or restarts is told in the view. It polls on a background
+    thread; ``cam.close()`` stops following.
     """
     from .monitor import Monitor
 
@@ -157,7 +159,7 @@ class _FollowThread(threading.Thread):
             else:
                 if not update.exists and not told_missing:
                     told_missing = True
-                    cam._notice(f"waiting for {self.follower.tail.location.given} to appear")
+                    cam._status(f"waiting for {self.follower.tail.location.given} to appear")
                 self._hand_over(cam, update)
                 wait = ENDED_POLL_S if self.state == "ended" else self.poll
             del cam  # hold the monitor only while handing over
@@ -176,15 +178,16 @@ class _FollowThread(threading.Thread):
     def _hand_over(self, cam: Any, update: Update) -> None:
         given = self.follower.tail.location.given
         if update.restarted and self.follower.restarts:
-            cam._notice(f"{given} was rewritten: a new run started; its frames follow the old")
+            cam._status(f"{given} was rewritten: a new run started; its frames follow the old")
         if update.frames or update.alerts:
             cam._show(update.frames, update.alerts)
+            cam._call_back(update.alerts)  # on_alert functions, on this thread
         if update.frames:
             self.state = "following"
             self.shown.append((self.follower.frames, time.time()))
         if update.ended is not None and self.state != "ended":
             self.state = "ended"
             frames = update.ended.get("frames", self.follower.frames)
-            cam._notice(f"the run ended: {frames} frames were recorded in {given}")
+            cam._status(f"the run ended: {frames} frames were recorded in {given}")
         elif update.ended is None and self.state == "ended":
             self.state = "following"

@@ -72,7 +72,7 @@ class Location:
         fs.invalidate_cache(self.path)
         try:
             info = fs.info(self.path)
-        except (FileNotFoundError, OSError):
+        except FileNotFoundError:
             return None
         if info.get("type") != "directory":
             return [Piece(self.path, int(info.get("size") or 0))]

@@ -296,9 +296,19 @@ class Monitor(anywidget.AnyWidget):
         """Report a problem: a ``SentrycamWarning``, listed in ``cam.problems``, shown in views."""
         self._log.report(text)
 
-    def _notice(self, text: str) -> None:
-        """Tell the views something (not a problem: nothing is warned in the notebook)."""
-        self._channel.notice(text)
+    def _status(self, text: str) -> None:
+        """Tell the views where a followed run stands (kept: a later view is told too)."""
+        self._channel.status(text)
+
+    def _call_back(self, alerts: list[Any]) -> None:
+        """Run the ``on_alert`` functions now, on this thread (a followed run: no training loop
+        calls in); their exceptions are reported as problems."""
+        for alert in alerts:
+            for fn in list(self._alert_callbacks):
+                try:
+                    fn(alert)
+                except Exception as exc:
+                    self._log.report(f"on_alert function {fn!r} raised {type(exc).__name__}: {exc}")
 
     def _bind_probe(self) -> None:
         """Run ``_probe`` from now on: all of it, or this rank's part when sharded (then a

@@ -49,6 +49,7 @@ class RecordingTail:
 
     def _reset(self) -> None:
         self._offsets: dict[str, int] = {}  # bytes consumed per stored file
+        self._stalled: dict[str, int] = {}  # a segment that stopped short: its size then
         self._fingerprint = b""
         self._first_path = ""
         self.ended: dict[str, Any] | None = None
@@ -66,26 +67,48 @@ class RecordingTail:
         if self._replaced(pieces):
             self._reset()
             result.restarted = True
+        if not self._read_pieces(pieces, result, final):
+            return result  # a file vanished while it was read: a new run is starting
+        if pieces and not self._fingerprint:
+            self._first_path = pieces[0].path
+            self._fingerprint = self.location.read(Piece(pieces[0].path, FINGERPRINT_BYTES))
+        if self.ended is None:
+            ended = self._end_marker(pieces)
+            if ended is not None:
+                # The writer wrote its last frames before the marker: read what came since the
+                # listing, so a follower that stops at the end has every frame.
+                again = self.location.pieces() or []
+                self._read_pieces(again, result, final=True)
+                self.ended = ended
+        result.ended = self.ended
+        return result
+
+    def _read_pieces(self, pieces: list[Piece], result: Poll, final: bool) -> bool:
+        """Parse what each piece holds beyond what was read; False when one vanished."""
         for i, piece in enumerate(pieces):
             start = self._offsets.get(piece.path, 0)
             if piece.size <= start:
                 continue
-            data = self.location.read(piece, start)
+            try:
+                data = self.location.read(piece, start)
+            except FileNotFoundError:
+                return False
             last = i == len(pieces) - 1
             used, problem = self._parse(data, start, piece, result)
             self._offsets[piece.path] = start + used
-            if problem is not None and (final or not last):
-                if not last:  # a damaged segment: skip its rest, go on with the next
-                    self._offsets[piece.path] = piece.size
+            if problem is None:
+                self._stalled.pop(piece.path, None)
+                continue
+            if final or (not last and self._stalled.get(piece.path) == piece.size):
+                # Damage, not a frame being written: a closed recording, or a segment that
+                # stopped short and did not grow since the last poll. Skip its rest.
+                self._offsets[piece.path] = piece.size
                 if final or result.truncated is None:
                     result.truncated = problem
-        if pieces and not self._fingerprint:
-            self._first_path = pieces[0].path
-            self._fingerprint = self.location.read(pieces[0])[:FINGERPRINT_BYTES]
-        if self.ended is None and pieces is not None:
-            self.ended = self._end_marker(pieces)
-        result.ended = self.ended
-        return result
+            elif not last:
+                self._stalled[piece.path] = piece.size  # listed mid-write: look again next poll
+                return True
+        return True
 
     def _end_marker(self, pieces: list[Piece]) -> dict[str, Any] | None:
         """The end marker's facts, once the writer has closed the recording."""
@@ -176,5 +199,10 @@ def read_all(path: str | os.PathLike[str], *, require_frames: bool = True) -> Po
                 "stream (a recording is written by Monitor(record=...))"
             )
         if poll.truncated is None and require_frames:
+            if tail.location.pieces() == []:
+                raise RecordingError(
+                    f"{given} is a folder without segments (part-*.arrows): not a sentrycam "
+                    "recording, or nothing was recorded in it yet"
+                )
             raise RecordingError(f"{given} is empty: no frame was recorded in it")
     return poll

@@ -24,6 +24,10 @@ UPLOAD_RETRY_S = 5.0  # a failed upload is retried after this long; its frames a
 CLOSE_ATTEMPTS = 3  # uploads tried at close before the last segment is given up (and reported)
 
 
+class UploadDelayed(OSError):
+    """A segment's upload failed: its frames (this one included) are kept and retried."""
+
+
 class Recorder:
     """Writes encoded frames to a path or fsspec URL (an existing recording there is replaced)."""
 
@@ -43,8 +47,14 @@ class Recorder:
         self.frames = 0
 
     def write(self, frame: Frame) -> None:
-        """Append one frame (flushed locally; uploaded with its segment on an object store)."""
-        self._sink.write(frame.ipc)
+        """Append one frame (flushed locally; uploaded with its segment on an object store).
+
+        Raises :class:`UploadDelayed` after keeping the frame when an earlier upload failed."""
+        try:
+            self._sink.write(frame.ipc)
+        except UploadDelayed:
+            self.frames += 1
+            raise
         self.frames += 1
 
     def close(self) -> None:
@@ -129,7 +139,7 @@ class _SegmentSink:
             self._lock.notify_all()
             error, self._error = self._error, None
         if error is not None:
-            raise OSError(
+            raise UploadDelayed(
                 f"a segment's upload failed ({error}); its frames are kept in memory and the "
                 f"upload is retried every {UPLOAD_RETRY_S:g} s"
             )

@@ -44,7 +44,7 @@ export interface Alert {
 export type KernelMessage =
   | { type: "frames"; seqs: number[]; replay: boolean }
   | { type: "alerts"; alerts: Alert[] }
-  | { type: "notice"; level: string; text: string }
+  | { type: "notice"; level: "warning" | "info"; text: string }
   | { type: "snapshot"; id: number; format: "png" | "svg" };
 
 /** Browser → kernel. */

@@ -322,7 +322,7 @@ export class MonitorView {
     this.problems.replaceChildren(
       ...recent.map((text) => {
         const li = document.createElement("li");
-        li.textContent = `⚠ ${text}`;
+        li.textContent = text;
         return li;
       }),
     );

@@ -91,7 +91,14 @@ def test_watch_follows_a_running_job_and_ends_with_it(tmp_path):
 
 def test_watch_timeout_and_missing_run(tmp_path):
     out = run("watch", tmp_path / "never.arrows", "--timeout", "1", "--poll", "0.2")
-    assert out.returncode == 0 and "waiting for" in out.stdout
+    assert out.returncode == 3 and "waiting for" in out.stdout  # 3: the run had not ended
+    assert "the run had not ended" in out.stdout
+
+
+def test_a_network_failure_is_a_plain_error_not_a_traceback():
+    out = run("alerts", "http://127.0.0.1:9/run.arrows", "--fail-on", "critical")
+    assert out.returncode == 2 and out.stderr.startswith("sentrycam: ")
+    assert "Traceback" not in out.stderr
 
 
 def test_unreadable_recordings_get_plain_errors(tmp_path, collapsing):

@@ -402,3 +402,38 @@ def test_ddp_rank_zero_captures_and_all_ranks_stop(tmp_path: Path) -> None:
     assert rank0 == {"step": 30, "frames": [0, 10, 20, 30], "stopped_by": 30}
     assert rank1 == {"step": 30, "frames": [], "stopped_by": None}
     assert [f.step for f in sentrycam.read_recording(tmp_path / "run.arrows")] == [0, 10, 20, 30]
+
+
+def test_loss_is_the_steps_own_under_gradient_accumulation(digits: Any) -> None:
+    """Lightning hands callbacks the loss divided by the accumulation; the frame carries the
+    loss itself (10-class cross-entropy early in training: about 2.3, not a quarter of it)."""
+    cb = SentrycamCallback(layers=["net.1"], probe=probe(digits), every=5)
+    trainer([cb], max_steps=10, accumulate_grad_batches=4).fit(DigitsMLP(), loader(digits))
+    losses = {f.step: f.scalars.get("loss") for f in cb.monitor.frames}
+    assert set(losses) == {0, 5, 10}
+    assert 1.5 < losses[5] < 3.0 and 1.5 < losses[10] < 3.0, losses
+
+
+class NoForward(L.LightningModule):
+    """A module that calls its network directly and defines no forward()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=LR)
+
+
+def test_a_module_without_forward_fails_at_fit_start_saying_what_to_do(digits: Any) -> None:
+    cb = SentrycamCallback(layers=["net.1"], probe=probe(digits), every=5)
+    with pytest.raises(ValueError, match=r"no forward\(\).*model="):
+        trainer([cb], max_steps=5).fit(NoForward(), loader(digits))
+    module = NoForward()
+    cb = SentrycamCallback(layers=["1"], probe=probe(digits), every=5, model=module.net)
+    trainer([cb], max_steps=5).fit(module, loader(digits))
+    assert [f.step for f in cb.monitor.frames] == [0, 5]

@@ -337,3 +337,109 @@ def test_an_upload_that_never_succeeds_is_reported_at_close_not_raised(monkeypat
     with pytest.warns(sentrycam.SentrycamWarning, match="could not be uploaded .no route to host"):
         cam.close()  # the training script ends normally
     assert cam.closed
+
+
+# ---- races between a writer and a follower (found in review) ---------------------------------
+
+
+@pytest.mark.parametrize("layout", ["file", "folder"])
+def test_a_run_closing_between_listing_and_end_check_loses_no_frame(tmp_path, layout):
+    from sentrycam.follow import RunFollower
+
+    target = tmp_path / "run.arrows" if layout == "file" else f"{tmp_path / 'run'}/"
+    cam = sentrycam.Monitor(record=target)
+
+    def log(i):
+        cam.log(i * 10, {"h": np.full((4, 3), i, dtype=np.float32)}, loss=1.0)
+        cam.flush()
+
+    for i in range(3):
+        log(i)
+    follower = RunFollower(target)
+    assert len(follower.poll().frames) == 3
+    listing = follower.tail.location.pieces
+
+    def racing():
+        got = listing()
+        follower.tail.location.pieces = listing
+        for i in range(3, 6):  # the writer goes on after the listing ...
+            log(i)
+        cam.close()  # ... and closes before the follower looks for the end marker
+        return got
+
+    follower.tail.location.pieces = racing
+    update = follower.poll()
+    assert [f.step for f in update.frames] == [30, 40, 50] and update.ended["frames"] == 6
+    again = follower.poll()
+    assert again.frames == [] and not again.restarted and follower.restarts == 0
+
+
+def test_a_segment_listed_mid_write_is_read_again_not_skipped(tmp_path, monkeypatch):
+    from sentrycam.location import Piece
+    from sentrycam.readback import RecordingTail
+
+    monkeypatch.setattr(record, "SEGMENT_FRAMES", 4)
+    target = f"{tmp_path / 'run'}/"
+    cam = sentrycam.Monitor(record=target)  # still open: no end marker yet
+    for i in range(10):
+        cam.log(i, {"h": np.full((4, 3), i, dtype=np.float32)})
+    cam.flush()
+    tail = RecordingTail(target)
+    listing = tail.location.pieces
+
+    def stale():  # part-000000's last frame was half written when it was listed
+        pieces = listing()
+        pieces[0] = Piece(pieces[0].path, pieces[0].size - 100, 0)
+        return pieces
+
+    tail.location.pieces = stale
+    first = tail.poll()
+    tail.location.pieces = listing
+    second = tail.poll()
+    steps = [f.step for f in first.frames + second.frames]
+    assert steps == list(range(10)) and first.truncated is None and second.truncated is None
+    assert [f.step for f in first.frames] == [0, 1, 2]  # stopped at the stale segment, waited
+    cam.close()
+
+
+def test_the_end_marker_counts_frames_kept_through_failed_uploads(monkeypatch):
+    monkeypatch.setattr(record, "SEGMENT_SECONDS", 0.02)
+    monkeypatch.setattr(record, "UPLOAD_RETRY_S", 0.05)
+    url = f"memory://sentrycam-test/{time.monotonic_ns()}/count"
+    fs = fsspec.filesystem("memory")
+    real_pipe, failures = fs.pipe_file, [3]
+
+    def flaky(path, data, **kw):
+        if failures[0] and "part-" in path:
+            failures[0] -= 1
+            raise ConnectionError("timeout")
+        return real_pipe(path, data, **kw)
+
+    monkeypatch.setattr(fs, "pipe_file", flaky)
+    cam = sentrycam.Monitor(record=url)
+    with pytest.warns(sentrycam.SentrycamWarning):
+        for step in range(8):
+            cam.log(step, {"h": np.ones((3, 2))})
+            cam.flush()
+            time.sleep(0.05)
+        cam.close()
+    end = json.loads(fs.cat_file(url.removeprefix("memory://") + "/end.json"))
+    assert end["frames"] == 8 == len(sentrycam.read_recording(url))
+
+
+def test_watch_runs_on_alert_functions_and_tells_late_views_the_run_ended(tmp_path, sent):
+    path = tmp_path / "run.arrows"
+    subprocess.run([sys.executable, str(JOB), str(path), "40", "0"], check=True, timeout=120)
+    cam = sentrycam.watch(path, poll=0.1)
+    called = []
+    cam.on_alert(called.append)
+    deadline = time.monotonic() + 20
+    while cam.stats["watch"]["state"] != "ended" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cam.alerts and [a.step for a in called] == [a.step for a in cam.alerts]
+    cam.send = sent  # a view displayed after the run ended says hello
+    cam._handle_message(cam, {"type": "hello", "view": "late", "have": []}, [])
+    notices = [m for m, _ in sent.of_type("notice")]
+    assert notices and notices[-1]["level"] == "info" and "the run ended" in notices[-1]["text"]
+    assert len(sent.frame_seqs()) == 40
+    cam.close()

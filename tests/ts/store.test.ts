@@ -83,3 +83,13 @@ test("metric series follow steps and turn non-finite values into gaps", () => {
   ];
   assert.deepEqual(alertsFor(alerts, "h").map((a) => a.step), [1, 3]);
 });
+
+test("a warning notice is marked as a problem; an info notice (a followed run's status) is not", () => {
+  const s = state();
+  const told: string[] = [];
+  s.noticeListeners.add((text) => told.push(text));
+  handleMessage(s, { type: "notice", level: "warning", text: "recording failed" }, []);
+  handleMessage(s, { type: "notice", level: "info", text: "the run ended: 60 frames" }, []);
+  assert.deepEqual(s.notices, ["⚠ recording failed", "the run ended: 60 frames"]);
+  assert.deepEqual(told, s.notices);
+});

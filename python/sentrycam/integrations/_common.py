@@ -143,6 +143,11 @@ class Watch:
         self.stopped_by: Any = None  # the alert that stopped training
         self.monitor.on_alert(self._on_alert)
 
+    @property
+    def watches_given_model(self) -> bool:
+        """Whether the user named the model to watch (``model=``), not the trainer."""
+        return self._given is not None
+
     def start(self, model: Any, *, is_zero: bool) -> None:
         """Training starts on a rank (``is_zero``: global rank 0): bind ``model`` if needed."""
         self.active = is_zero or self.every_rank

@@ -115,6 +115,7 @@ class SentrycamCallback(*_BASES):  # type: ignore[misc]
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if stage == "fit":
+            _check_forward(pl_module, self._watch)
             self._watch.start(pl_module, is_zero=trainer.is_global_zero)
             self._distributed = trainer.world_size > 1 and self._watch.stop_rank is not None
             self._agreed_at = self._offered = None
@@ -164,10 +165,23 @@ def _scalars(trainer: Any, outputs: Any) -> dict[str, float]:
     """Logged metrics, the step's loss and the learning rate, as floats."""
     found = numbers(trainer.callback_metrics)
     if "loss" not in found:
-        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
-        if loss is not None:
-            found.update(numbers({"loss": loss}))
+        loss = numbers({"loss": outputs.get("loss") if isinstance(outputs, Mapping) else outputs})
+        if loss:  # Lightning divides the loss it hands over by the accumulation: undo that
+            found["loss"] = loss["loss"] * max(1, int(trainer.accumulate_grad_batches or 1))
     lr = first_lr(trainer.optimizers)
     if lr is not None:
         found["lr"] = lr
     return found
+
+
+def _check_forward(pl_module: Any, watch: Any) -> None:
+    """The probe runs as ``pl_module(x)``: a module without ``forward`` would record nothing."""
+    if watch.watches_given_model:
+        return
+    forward = getattr(type(pl_module), "forward", None)
+    if str(getattr(forward, "__module__", "")).startswith(("torch.", "lightning", "pytorch_")):
+        raise ValueError(
+            f"{type(pl_module).__name__} has no forward() of its own: sentrycam runs the probe as "
+            "pl_module(x). Define forward() in the LightningModule, or pass model=<the "
+            "nn.Module to probe> (e.g. model=module.net) to SentrycamCallback"
+        )
