@@ -84,6 +84,22 @@ class Location:
                 found.append(Piece(str(entry["name"]), int(entry.get("size") or 0), int(match[1])))
         return sorted(found, key=lambda p: p.index)
 
+    def newer(self, known: list[Piece], start: int) -> list[Piece]:
+        """``known`` segments up to index ``start``, then the sizes of segment ``start`` and of
+        every one after it, asked for name by name: a few small requests per poll instead of
+        listing a folder that holds thousands of segments after a long run."""
+        self.fs.invalidate_cache(self.path)
+        pieces = [p for p in known if p.index < start]
+        index = start
+        while True:
+            path = self.join(segment_name(index))
+            try:
+                size = int(self.fs.info(path).get("size") or 0)
+            except FileNotFoundError:
+                return pieces
+            pieces.append(Piece(path, size, index))
+            index += 1
+
     def read(self, piece: Piece, start: int = 0) -> bytes:
         """The bytes of ``piece`` from ``start`` to its end as listed."""
         if start >= piece.size:

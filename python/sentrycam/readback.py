@@ -22,6 +22,7 @@ from .frames import META_KEY, Frame, _frame_from_table
 from .location import Location, Piece, locate
 
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # ends every IPC stream the writer wrote whole
+FULL_LISTING_EVERY = 20  # polls of a segment folder between two listings of all of it
 FINGERPRINT_BYTES = 256  # the head of the first file, compared on each poll to notice a rewrite
 
 
@@ -45,6 +46,7 @@ class RecordingTail:
 
     def __init__(self, target: str | os.PathLike[str] | Location) -> None:
         self.location = target if isinstance(target, Location) else locate(target)
+        self._polls = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -55,12 +57,13 @@ class RecordingTail:
         self.ended: dict[str, Any] | None = None
         self.frames_read = 0
         self.bytes_read = 0
+        self._known: list[Piece] = []  # the segments of a folder as last seen
 
     def poll(self, *, final: bool = False) -> Poll:
         """Frames added since the last poll. ``final``: nothing more will be written, so bytes
         that do not parse are damage (reported in ``truncated``), not a frame still being written.
         """
-        pieces = self.location.pieces()
+        pieces = self._listing()
         if pieces is None:
             return Poll(exists=False)
         result = Poll()
@@ -77,11 +80,26 @@ class RecordingTail:
             if ended is not None:
                 # The writer wrote its last frames before the marker: read what came since the
                 # listing, so a follower that stops at the end has every frame.
-                again = self.location.pieces() or []
-                self._read_pieces(again, result, final=True)
+                pieces = self.location.pieces() or []
+                self._read_pieces(pieces, result, final=True)
                 self.ended = ended
+        if self._folder(pieces):
+            self._known = pieces
         result.ended = self.ended
         return result
+
+    def _listing(self) -> list[Piece] | None:
+        """The stored files: a segment folder is listed whole only now and then (and after a
+        restart); in between, only its last segment and the names after it are asked for."""
+        self._polls += 1
+        if self._known and self._polls % FULL_LISTING_EVERY:
+            unread = [p.index for p in self._known if self._offsets.get(p.path, 0) < p.size]
+            start = min(unread, default=self._known[-1].index)  # the last one may still grow
+            return self.location.newer(self._known, start)
+        return self.location.pieces()
+
+    def _folder(self, pieces: list[Piece]) -> bool:
+        return bool(pieces) and not (len(pieces) == 1 and pieces[0].path == self.location.path)
 
     def _read_pieces(self, pieces: list[Piece], result: Poll, final: bool) -> bool:
         """Parse what each piece holds beyond what was read; False when one vanished."""
@@ -112,8 +130,7 @@ class RecordingTail:
 
     def _end_marker(self, pieces: list[Piece]) -> dict[str, Any] | None:
         """The end marker's facts, once the writer has closed the recording."""
-        segmented = not (len(pieces) == 1 and pieces[0].path == self.location.path)
-        path = self.location.end_path(segmented)
+        path = self.location.end_path(segmented=not pieces or self._folder(pieces))
         try:
             return dict(json.loads(self.location.fs.cat_file(path)))
         except (FileNotFoundError, OSError, ValueError):
@@ -129,7 +146,10 @@ class RecordingTail:
         if self._first_path and (not pieces or pieces[0].path != self._first_path):
             return True
         if self._fingerprint and len(self._fingerprint) == FINGERPRINT_BYTES:
-            head = self.location.read(Piece(pieces[0].path, FINGERPRINT_BYTES))
+            try:
+                head = self.location.read(Piece(pieces[0].path, FINGERPRINT_BYTES))
+            except FileNotFoundError:
+                return True  # removed since it was listed: a new run is replacing this one
             if head != self._fingerprint:
                 return True
         consumed = sum(self._offsets.values())

@@ -357,17 +357,17 @@ def test_a_run_closing_between_listing_and_end_check_loses_no_frame(tmp_path, la
         log(i)
     follower = RunFollower(target)
     assert len(follower.poll().frames) == 3
-    listing = follower.tail.location.pieces
+    listing = follower.tail._listing
 
     def racing():
         got = listing()
-        follower.tail.location.pieces = listing
+        follower.tail._listing = listing
         for i in range(3, 6):  # the writer goes on after the listing ...
             log(i)
         cam.close()  # ... and closes before the follower looks for the end marker
         return got
 
-    follower.tail.location.pieces = racing
+    follower.tail._listing = racing
     update = follower.poll()
     assert [f.step for f in update.frames] == [30, 40, 50] and update.ended["frames"] == 6
     again = follower.poll()
@@ -385,16 +385,16 @@ def test_a_segment_listed_mid_write_is_read_again_not_skipped(tmp_path, monkeypa
         cam.log(i, {"h": np.full((4, 3), i, dtype=np.float32)})
     cam.flush()
     tail = RecordingTail(target)
-    listing = tail.location.pieces
+    listing = tail._listing
 
     def stale():  # part-000000's last frame was half written when it was listed
         pieces = listing()
         pieces[0] = Piece(pieces[0].path, pieces[0].size - 100, 0)
         return pieces
 
-    tail.location.pieces = stale
+    tail._listing = stale
     first = tail.poll()
-    tail.location.pieces = listing
+    tail._listing = listing
     second = tail.poll()
     steps = [f.step for f in first.frames + second.frames]
     assert steps == list(range(10)) and first.truncated is None and second.truncated is None
@@ -443,3 +443,36 @@ def test_watch_runs_on_alert_functions_and_tells_late_views_the_run_ended(tmp_pa
     assert notices and notices[-1]["level"] == "info" and "the run ended" in notices[-1]["text"]
     assert len(sent.frame_seqs()) == 40
     cam.close()
+
+
+def test_following_a_long_segment_folder_does_not_list_it_every_poll(tmp_path, monkeypatch):
+    from sentrycam.readback import FULL_LISTING_EVERY, RecordingTail
+
+    monkeypatch.setattr(record, "SEGMENT_FRAMES", 1)  # a segment per frame: a long run's folder
+    target = f"{tmp_path / 'run'}/"
+    cam = sentrycam.Monitor(record=target)
+
+    def log(i):
+        cam.log(i, {"h": np.full((4, 3), i, dtype=np.float32)})
+        cam.flush()
+
+    for i in range(60):
+        log(i)
+    tail = RecordingTail(target)
+    assert len(tail.poll().frames) == 60
+    fs, listings = tail.location.fs, []
+    real_ls = fs.ls
+    monkeypatch.setattr(fs, "ls", lambda *a, **k: listings.append(a) or real_ls(*a, **k))
+    seen = []
+    for i in range(60, 60 + FULL_LISTING_EVERY - 2):
+        log(i)
+        seen += [f.step for f in tail.poll().frames]
+    assert seen == list(range(60, 60 + FULL_LISTING_EVERY - 2)) and listings == []
+    for _ in range(3):
+        tail.poll()
+    assert listings  # the whole folder is listed now and then (vanished files, restarts)
+    cam.close()
+    log_run(target, captures=2, seed=7)  # a new run replaces this one
+    restarted = [tail.poll() for _ in range(FULL_LISTING_EVERY + 1)]
+    assert any(p.restarted for p in restarted)
+    assert [f.step for p in restarted for f in p.frames] == [0, 1]
