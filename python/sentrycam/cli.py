@@ -90,8 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _info(args: argparse.Namespace) -> int:
-    poll = _read(args.run)
-    alerts = AlertReplay().feed(poll.frames)
+    poll, alerts = _read(args.run)
     facts = summary(poll, alerts, args.run)
     if args.json:
         print(json.dumps(facts, indent=2))
@@ -118,8 +117,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    poll = _read(args.run)
-    alerts = AlertReplay().feed(poll.frames)
+    _, alerts = _read(args.run)
     for alert in alerts:
         if args.json:
             print(json.dumps(alert.to_dict() if hasattr(alert, "to_dict") else vars(alert)))
@@ -133,8 +131,7 @@ def _alerts(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .html import write_html
 
-    poll = _read(args.run)
-    alerts = AlertReplay().feed(poll.frames)
+    poll, alerts = _read(args.run)
     layers = list(dict.fromkeys(f.layer for f in poll.frames))
     out = write_html(
         args.output,
@@ -189,14 +186,15 @@ def _watch(args: argparse.Namespace) -> int:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _read(run: str) -> Poll:
+def _read(run: str) -> tuple[Poll, list[Any]]:
+    """The whole recording and the alerts its metrics raise (a truncated one: with a warning)."""
     poll = read_all(run)
     if poll.truncated is not None:
         print(
             f"sentrycam: warning: {poll.truncated}; using the {len(poll.frames)} frames before it",
             file=sys.stderr,
         )
-    return poll
+    return poll, AlertReplay().feed(poll.frames)
 
 
 def summary(poll: Poll, alerts: list[Any], run: str) -> dict[str, Any]:

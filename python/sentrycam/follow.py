@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from .alerts import AlertEngine
 from .frames import Frame, encode
 from .readback import Poll, RecordingTail
@@ -90,8 +92,6 @@ class RunFollower:
 
 
 def _is_half(frame: Frame) -> bool:
-    import pyarrow as pa
-
     schema = pa.ipc.open_stream(frame.ipc).schema
     return schema.field("x").type.value_type == pa.float16()
 

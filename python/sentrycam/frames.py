@@ -97,8 +97,8 @@ def encode(frame: Frame, dtype: str = "float32") -> bytes:
     x_col = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), d)
     cols = [
         pa.array(frame.ids, type=pa.int32()),
-        _nullable_int(frame.labels, n),
-        _nullable_int(frame.preds, n),
+        nullable_int32(frame.labels, n),
+        nullable_int32(frame.preds, n),
         x_col,
     ]
     meta = {
@@ -170,7 +170,8 @@ def encode_frame(
     return encode(frame, dtype)
 
 
-def _nullable_int(values: np.ndarray | None, n: int) -> pa.Array:
+def nullable_int32(values: np.ndarray | None, n: int) -> pa.Array:
+    """Labels or predictions as an int32 column: null where absent (``None``) or negative."""
     if values is None:
         return pa.nulls(n, type=pa.int32())
     return pa.array(values, type=pa.int32(), mask=values < 0)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from .frames import Frame
+from .frames import Frame, nullable_int32
 from .readback import read_recording
 
 TABLE_SCHEMA = pa.schema(
@@ -93,14 +93,8 @@ def _frame_batch(frame: Frame) -> pa.RecordBatch:
         pa.array([frame.layer] * n, pa.string()),
         pa.array(np.full(n, frame.seq, dtype=np.int64)),
         pa.array(frame.ids, pa.int32()),
-        _nullable(frame.labels, n),
-        _nullable(frame.preds, n),
+        nullable_int32(frame.labels, n),
+        nullable_int32(frame.preds, n),
         pa.ListArray.from_arrays(offsets, pa.array(x)),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=TABLE_SCHEMA)
-
-
-def _nullable(values: np.ndarray | None, n: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(n, pa.int32())
-    return pa.array(values, pa.int32(), mask=values < 0)

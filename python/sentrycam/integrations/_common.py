@@ -216,3 +216,19 @@ def reduce_any(flag: bool, device: Any) -> bool:
     vote = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(vote, op=dist.ReduceOp.MAX)
     return bool(vote.item() > 0)
+
+
+class WatchingCallback:
+    """What both frameworks' callbacks show their users: ``.monitor`` and ``.stopped_by``."""
+
+    _watch: Watch
+
+    @property
+    def monitor(self) -> Monitor:
+        """The monitor: display it, read its frames and alerts, add ``on_alert`` callbacks."""
+        return self._watch.monitor
+
+    @property
+    def stopped_by(self) -> Any:
+        """The alert that stopped the latest training run (``None`` when none did)."""
+        return self._watch.stopped_by

@@ -47,8 +47,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..monitor import Monitor
-from ._common import Watch, first_lr, missing_framework, numbers
+from ._common import Watch, WatchingCallback, first_lr, missing_framework, numbers
 
 # The callback is a Callback of ``lightning`` and, when a program uses the standalone
 # ``pytorch_lightning`` package (imported already, or the only one installed), of that one too:
@@ -69,7 +68,7 @@ if not _BASES:
 __all__ = ["SentrycamCallback"]
 
 
-class SentrycamCallback(*_BASES):  # type: ignore[misc]
+class SentrycamCallback(WatchingCallback, *_BASES):  # type: ignore[misc]
     """Watch the trained LightningModule's ``layers`` on a fixed ``probe`` every ``every`` steps.
 
     ``stop_on`` (``None``, ``"warning"``, ``"critical"``): stop training on an alert of that
@@ -95,16 +94,6 @@ class SentrycamCallback(*_BASES):  # type: ignore[misc]
         self._distributed = False
         # read by the trainer around every hook call: made once
         self._state_key = self._generate_state_key(layers=tuple(self.monitor.layers), every=every)
-
-    @property
-    def monitor(self) -> Monitor:
-        """The monitor: display it, read its frames and alerts, add ``on_alert`` callbacks."""
-        return self._watch.monitor
-
-    @property
-    def stopped_by(self) -> Any:
-        """The alert that stopped the latest fit (``None`` when none did)."""
-        return self._watch.stopped_by
 
     @property
     def state_key(self) -> str:

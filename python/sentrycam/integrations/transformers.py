@@ -47,8 +47,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..monitor import Monitor
-from ._common import Watch, as_number, first_lr, missing_framework, numbers, reduce_any
+from ._common import (
+    Watch,
+    WatchingCallback,
+    as_number,
+    first_lr,
+    missing_framework,
+    numbers,
+    reduce_any,
+)
 
 try:
     from transformers import TrainerCallback
@@ -62,7 +69,7 @@ SKIPPED = frozenset({"epoch", "learning_rate", "total_flos", "num_input_tokens_s
 SKIPPED_SUFFIXES = ("_runtime", "_per_second")
 
 
-class SentrycamCallback(TrainerCallback):
+class SentrycamCallback(WatchingCallback, TrainerCallback):
     """Watch the trained model's ``layers`` on a fixed ``probe`` every ``every`` steps.
 
     ``stop_on`` (``None``, ``"warning"``, ``"critical"``): stop training on an alert of that
@@ -87,16 +94,6 @@ class SentrycamCallback(TrainerCallback):
         self._pending: int | None = None  # a due step whose capture waits for the step's log
         self._distributed = False
         self._device: Any = None
-
-    @property
-    def monitor(self) -> Monitor:
-        """The monitor: display it, read its frames and alerts, add ``on_alert`` callbacks."""
-        return self._watch.monitor
-
-    @property
-    def stopped_by(self) -> Any:
-        """The alert that stopped the latest training run (``None`` when none did)."""
-        return self._watch.stopped_by
 
     # ---- hooks ------------------------------------------------------------------------------
 
