@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,3 +60,36 @@ def capture(cam: Any, sent: Sent) -> Any:
     """Route ``cam``'s messages into ``sent``."""
     cam.send = sent
     return cam
+
+
+TORCHRUN_TIMEOUT_S = 120  # a two-process job that has not finished by then hangs
+
+
+def run_torchrun(
+    script: Path,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = TORCHRUN_TIMEOUT_S,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` on two processes with ``torchrun --standalone`` (a free port; one OpenMP
+    thread each; no rank inherited from this process). Skips where torch has no gloo backend;
+    fails the test when the job hangs or exits with an error, showing its output."""
+    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
+        pytest.skip("this torch has no gloo backend")
+    environ = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    environ.update({"OMP_NUM_THREADS": "1", **(env or {})})
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    try:
+        done = subprocess.run(
+            [*command, str(script), *map(str, args)],
+            cwd=cwd,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the job {script.name} {' '.join(args)} hung (> {timeout:g} s): {exc.stderr}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    return done

@@ -8,9 +8,6 @@ on the CPU (tests/python/dist_scripts/dist_job.py), each under a timeout: a hang
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import run_torchrun
 from torch import nn
 
 import sentrycam
@@ -229,21 +227,9 @@ def torchrun(scenario: str, out: Path, *args: str) -> tuple[dict[int, dict[str, 
     """Run ``scenario`` of dist_job.py on two processes (gloo on the CPU unless ``args`` say
     ``--device cuda``); what each rank reported, and the seconds it took."""
     pytest.importorskip("sklearn")
-    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
-        pytest.skip("this torch has no gloo backend")
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = "1"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc_per_node=2", str(JOB), scenario, str(out), *args]
     t0 = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the {scenario} job hung (> {JOB_TIMEOUT_S} s): {exc.stderr}")
+    run_torchrun(JOB, scenario, str(out), *args, timeout=JOB_TIMEOUT_S)
     seconds = time.perf_counter() - t0
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     reports = {r: json.loads((out / f"{scenario}-rank{r}.json").read_text()) for r in (0, 1)}
     return reports, seconds
 

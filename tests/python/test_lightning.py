@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning")
 datasets = pytest.importorskip("sklearn.datasets")
 
+from conftest import run_torchrun  # noqa: E402
 from torch import nn  # noqa: E402
 
 import sentrycam  # noqa: E402
@@ -382,21 +382,10 @@ sys.stdout.flush(); sys.stderr.flush(); os._exit(0)
 def test_ddp_rank_zero_captures_and_all_ranks_stop(tmp_path: Path) -> None:
     """Two CPU processes (gloo): only rank 0 captures and records; both stop at the same step
     (a rank that kept going would wait forever in its next gradient all-reduce)."""
-    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
-    done = subprocess.run(  # launched by torchrun: both ranks import in parallel
-        [*launch, str(script), str(tmp_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    env = {"PYTHONWARNINGS": "ignore"}
+    run_torchrun(script, str(tmp_path), cwd=tmp_path, env=env, timeout=90)
     rank0 = json.loads((tmp_path / "rank0.json").read_text())
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert rank0 == {"step": 30, "frames": [0, 10, 20, 30], "stopped_by": 30}

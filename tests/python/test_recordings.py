@@ -55,6 +55,24 @@ def written(job) -> list[tuple[int, float]]:
     return [(int(n), float(t)) for _, n, t in (line.split() for line in job.stdout)]
 
 
+def failing_store(monkeypatch, name, failures, error):
+    """A ``memory://`` recording URL (and its filesystem) whose first ``failures`` segment
+    uploads raise ``ConnectionError(error)``; every one of them with ``failures=None``."""
+    url = f"memory://sentrycam-test/{time.monotonic_ns()}/{name}"
+    fs = fsspec.filesystem("memory")
+    real_pipe, left = fs.pipe_file, [failures]
+
+    def pipe(path, data, **kw):
+        if "part-" in path and (left[0] is None or left[0] > 0):
+            if left[0] is not None:
+                left[0] -= 1
+            raise ConnectionError(error)
+        return real_pipe(path, data, **kw)
+
+    monkeypatch.setattr(fs, "pipe_file", pipe)
+    return url, fs
+
+
 # ---- layouts ---------------------------------------------------------------------------------
 
 
@@ -111,17 +129,7 @@ def test_object_store_segments_are_uploaded_whole_by_time(monkeypatch):
 def test_a_failed_upload_keeps_its_frames_and_says_so(monkeypatch):
     monkeypatch.setattr(record, "SEGMENT_SECONDS", 0.05)
     monkeypatch.setattr(record, "UPLOAD_RETRY_S", 0.1)
-    url = f"memory://sentrycam-test/{time.monotonic_ns()}/flaky"
-    fs = fsspec.filesystem("memory")
-    real_pipe, failures = fs.pipe_file, [2]
-
-    def flaky(path, data, **kw):
-        if failures[0]:
-            failures[0] -= 1
-            raise ConnectionError("the network is down")
-        return real_pipe(path, data, **kw)
-
-    monkeypatch.setattr(fs, "pipe_file", flaky)
+    url, _ = failing_store(monkeypatch, "flaky", 2, "the network is down")
     cam = sentrycam.Monitor(record=url)
     with pytest.warns(sentrycam.SentrycamWarning, match="upload failed .the network is down"):
         for step in range(4):
@@ -325,13 +333,7 @@ def test_read_table_and_read_metrics_query_with_duckdb(tmp_path):
 
 def test_an_upload_that_never_succeeds_is_reported_at_close_not_raised(monkeypatch):
     monkeypatch.setattr(record, "UPLOAD_RETRY_S", 0.05)
-    url = f"memory://sentrycam-test/{time.monotonic_ns()}/down"
-    fs = fsspec.filesystem("memory")
-
-    def down(path, data, **kw):
-        raise ConnectionError("no route to host")
-
-    monkeypatch.setattr(fs, "pipe_file", down)
+    url, _ = failing_store(monkeypatch, "down", None, "no route to host")
     cam = sentrycam.Monitor(record=url)
     cam.log(0, {"h": np.ones((3, 2))})
     with pytest.warns(sentrycam.SentrycamWarning, match="could not be uploaded .no route to host"):
@@ -405,17 +407,7 @@ def test_a_segment_listed_mid_write_is_read_again_not_skipped(tmp_path, monkeypa
 def test_the_end_marker_counts_frames_kept_through_failed_uploads(monkeypatch):
     monkeypatch.setattr(record, "SEGMENT_SECONDS", 0.02)
     monkeypatch.setattr(record, "UPLOAD_RETRY_S", 0.05)
-    url = f"memory://sentrycam-test/{time.monotonic_ns()}/count"
-    fs = fsspec.filesystem("memory")
-    real_pipe, failures = fs.pipe_file, [3]
-
-    def flaky(path, data, **kw):
-        if failures[0] and "part-" in path:
-            failures[0] -= 1
-            raise ConnectionError("timeout")
-        return real_pipe(path, data, **kw)
-
-    monkeypatch.setattr(fs, "pipe_file", flaky)
+    url, fs = failing_store(monkeypatch, "count", 3, "timeout")
     cam = sentrycam.Monitor(record=url)
     with pytest.warns(sentrycam.SentrycamWarning):
         for step in range(8):

@@ -4,8 +4,6 @@ download) learns whether token 7 appears in a generated sequence."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,11 +15,13 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")  # transformers.Trainer needs it
 
+from conftest import run_torchrun  # noqa: E402
+from jobs.tiny_bert import TOKENS, NaNAt, Tokens, make_tokens, tiny_bert  # noqa: E402
+
 import sentrycam  # noqa: E402
 from sentrycam import Monitor, SentrycamWarning  # noqa: E402
 from sentrycam.integrations.transformers import SentrycamCallback  # noqa: E402
 
-VOCAB, TOKENS = 50, 16
 TOKEN_LAYER = "bert.encoder.layer.0.output"  # (N, T, D) hidden states
 LAYERS = [TOKEN_LAYER, "bert.pooler"]
 
@@ -36,57 +36,10 @@ def one_thread() -> Any:
     torch.set_num_threads(threads)
 
 
-def make_tokens(n: int, seed: int) -> tuple[Any, Any, Any]:
-    """``n`` sequences of random tokens; label 1 when token 7 appears (half of them)."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(8, VOCAB, (n, TOKENS), generator=g)
-    ids[:, 0] = 2  # a [CLS]-like first token
-    has = torch.rand(n, generator=g) < 0.5
-    where = torch.randint(1, TOKENS, (n,), generator=g)
-    ids[has, where[has]] = 7
-    return ids, torch.ones(n, TOKENS, dtype=torch.long), has.long()
-
-
-class Tokens(torch.utils.data.Dataset):
-    def __init__(self, n: int, seed: int) -> None:
-        self.ids, self.mask, self.labels = make_tokens(n, seed)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"input_ids": self.ids[i], "attention_mask": self.mask[i], "labels": self.labels[i]}
-
-
-def tiny_bert() -> Any:
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=TOKENS,
-    )
-    return transformers.BertForSequenceClassification(config)
-
-
 @pytest.fixture(scope="module")
 def probe() -> tuple[dict[str, Any], Any]:
     ids, mask, labels = make_tokens(96, seed=99)
     return {"input_ids": ids, "attention_mask": mask}, labels
-
-
-class NaNAt(transformers.TrainerCallback):
-    """Turns a weight of the first block to NaN at the end of step ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any):
-        if state.global_step == self.step:
-            with torch.no_grad():
-                model.bert.encoder.layer[0].output.dense.weight.fill_(float("nan"))
 
 
 class Spy(transformers.TrainerCallback):
@@ -254,11 +207,12 @@ def test_missing_transformers_says_what_to_install(monkeypatch: pytest.MonkeyPat
         importlib.import_module("sentrycam.integrations.transformers")
 
 
+JOBS = Path(__file__).parent / "jobs"
 DDP_SCRIPT = """
 import json, os, sys
 import torch, transformers
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokens import Tokens, make_tokens, tiny_bert, NaNAt
+sys.path.insert(0, {jobs!r})
+from tiny_bert import Tokens, make_tokens, tiny_bert, NaNAt
 from sentrycam.integrations.transformers import SentrycamCallback
 
 out = sys.argv[1]
@@ -284,22 +238,10 @@ sys.stdout.flush(); sys.stderr.flush(); os._exit(0)
 def test_ddp_main_process_captures_and_all_stop(tmp_path: Path) -> None:
     """Two CPU processes (torchrun, gloo): only the main one captures and records; both stop at
     the same step (a process that kept going would wait forever in its next all-reduce)."""
-    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
-    (tmp_path / "tokens.py").write_text(Path(__file__).read_text())  # the helpers above
     script = tmp_path / "ddp_run.py"
-    script.write_text(textwrap.dedent(DDP_SCRIPT))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
-    done = subprocess.run(
-        [*launch, str(script), str(tmp_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    script.write_text(textwrap.dedent(DDP_SCRIPT).replace("{jobs!r}", repr(str(JOBS))))
+    env = {"PYTHONWARNINGS": "ignore"}
+    run_torchrun(script, str(tmp_path), cwd=tmp_path, env=env, timeout=90)
     rank0 = json.loads((tmp_path / "rank0.json").read_text())
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert rank0 == {"step": 20, "frames": [0, 10, 20], "stopped_by": 20}
