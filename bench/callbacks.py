@@ -32,21 +32,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reporting
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY = 50
@@ -137,23 +137,13 @@ def lightning_setup() -> dict[str, Any]:
 
 
 def lightning_run(env: dict[str, Any], variant: str, steps: int, **cb_kwargs: Any) -> dict:
-    from sentrycam import Monitor
     from sentrycam.integrations.lightning import SentrycamCallback
 
     L = env["L"]
     module = env["Module"](cb_kwargs.pop("nan_at", None))
     clock = env["Clock"]()
-    callbacks: list[Any] = [clock]
-    cam = None
-    if variant == "manual":
-        cam = Monitor(module, env["layers"], env["probe"], every=EVERY)
-        callbacks.append(env["HandMade"](cam))
-    elif variant == "callback":
-        cb = SentrycamCallback(
-            env["layers"], env["probe"], every=cb_kwargs.pop("every", EVERY), **cb_kwargs
-        )
-        cam = cb.monitor
-        callbacks.append(cb)
+    cam, feeder = monitoring(variant, module, env, SentrycamCallback, cb_kwargs)
+    callbacks: list[Any] = [clock] + ([feeder] if feeder is not None else [])
     trainer = L.Trainer(
         accelerator="cpu",
         max_steps=steps,
@@ -167,9 +157,26 @@ def lightning_run(env: dict[str, Any], variant: str, steps: int, **cb_kwargs: An
     result = _timing(clock.times, cam)
     if variant == "callback":
         result["stopped_at"] = trainer.global_step
-        alert = callbacks[-1].stopped_by
+        alert = feeder.stopped_by
         result["alert_step"] = None if alert is None else alert.step
     return result
+
+
+def monitoring(
+    variant: str, model: Any, env: dict[str, Any], callback: type, cb_kwargs: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The monitor of ``variant`` and the trainer callback that feeds it: a hand-made
+    ``Monitor`` stepped by a plain callback, sentrycam's ``callback``, or neither (``none``)."""
+    from sentrycam import Monitor
+
+    if variant == "manual":
+        cam = Monitor(model, env["layers"], env["probe"], every=EVERY)
+        return cam, env["HandMade"](cam)
+    if variant == "callback":
+        every = cb_kwargs.pop("every", EVERY)
+        cb = callback(env["layers"], env["probe"], every=every, **cb_kwargs)
+        return cb.monitor, cb
+    return None, None
 
 
 # ---- Hugging Face -----------------------------------------------------------------------------
@@ -252,7 +259,6 @@ def hf_setup() -> dict[str, Any]:
 
 
 def hf_run(env: dict[str, Any], variant: str, steps: int, **cb_kwargs: Any) -> dict:
-    from sentrycam import Monitor
     from sentrycam.integrations.transformers import SentrycamCallback
 
     transformers = env["transformers"]
@@ -262,16 +268,9 @@ def hf_run(env: dict[str, Any], variant: str, steps: int, **cb_kwargs: Any) -> d
     nan_at = cb_kwargs.pop("nan_at", None)
     if nan_at is not None:
         callbacks.insert(0, env["NaNAt"](nan_at))
-    cam = cb = None
-    if variant == "manual":
-        cam = Monitor(model, env["layers"], env["probe"], every=EVERY)
-        callbacks.append(env["HandMade"](cam))
-    elif variant == "callback":
-        cb = SentrycamCallback(
-            env["layers"], env["probe"], every=cb_kwargs.pop("every", EVERY), **cb_kwargs
-        )
-        cam = cb.monitor
-        callbacks.append(cb)
+    cam, feeder = monitoring(variant, model, env, SentrycamCallback, cb_kwargs)
+    if feeder is not None:
+        callbacks.append(feeder)
     args = transformers.TrainingArguments(
         output_dir=env["out"],
         use_cpu=True,
@@ -290,9 +289,10 @@ def hf_run(env: dict[str, Any], variant: str, steps: int, **cb_kwargs: Any) -> d
     trainer.remove_callback(transformers.PrinterCallback)  # it prints every log to stdout
     trainer.train()
     result = _timing(clock.times, cam)
-    if cb is not None:
+    if variant == "callback":
         result["stopped_at"] = trainer.state.global_step
-        result["alert_step"] = None if cb.stopped_by is None else cb.stopped_by.step
+        alert = feeder.stopped_by
+        result["alert_step"] = None if alert is None else alert.step
     return result
 
 
@@ -449,11 +449,8 @@ def main() -> None:
     delays = stop_delays(lightning_env, hf_env, repeats=2 if args.quick else 3)
     shutil.rmtree(hf_env["out"], ignore_errors=True)
     total = time.perf_counter() - t0
-    machine = (
-        f"{os.cpu_count()} × {_cpu_model()} · torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads · Python {platform.python_version()}"
-    )
-    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine = reporting.machine(torch.__version__, torch.get_num_threads())
+    date = reporting.now()
     md = [
         "# Framework callbacks: per-step cost",
         "",
@@ -477,10 +474,6 @@ def main() -> None:
         "",
     ]
     text = "\n".join(md)
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "callbacks.md").write_text(text)
     payload = {
         "date": date,
         "machine": machine,
@@ -490,8 +483,7 @@ def main() -> None:
         "results": results,
         "stop_on_alert": {"nan_at": NAN_AT, "every": STOP_EVERY, "runs": delays},
     }
-    (out / "callbacks.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {out / 'callbacks.md'} and callbacks.json", file=sys.stderr)
+    reporting.write(args.out, "callbacks", text, payload)
 
 
 def _quiet() -> None:
@@ -502,16 +494,6 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*non-finite activation.*")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -23,16 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import start_new_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reporting
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY = 10
@@ -256,11 +256,8 @@ def main() -> None:
         results[model] = summarise(raw[model])
     checks = bars(results)
     first = next(iter(raw.values()))
-    machine = (
-        f"{os.cpu_count()} × {_cpu_model()} · torch {first['torch_version']}, "
-        f"{first['torch_threads']} threads · Python {platform.python_version()}"
-    )
-    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine = reporting.machine(first["torch_version"], first["torch_threads"])
+    date = reporting.now()
     total = time.perf_counter() - t0
     md = [
         "# Training-step overhead",
@@ -292,10 +289,6 @@ def main() -> None:
         "",
     ]
     text = "\n".join(md)
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "overhead.md").write_text(text)
     payload = {
         "date": date,
         "machine": machine,
@@ -306,8 +299,7 @@ def main() -> None:
         "models": {m: {"title": " ".join(MODELS[m]), **results[m], "raw": raw[m]} for m in models},
         "bars": [{"text": t, "pass": ok} for t, ok in checks],
     }
-    (out / "overhead.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {out / 'overhead.md'} and overhead.json", file=sys.stderr)
+    reporting.write(args.out, "overhead", text, payload)
 
 
 def _cadence(steps: list[int], head: int = 8) -> str:
@@ -329,16 +321,6 @@ def _problems(results: dict[str, dict[str, Any]]) -> list[str]:
         for problem in row["problems"]
     ]
     return ["Problems sentrycam reported:", "", *lines, ""] if lines else []
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _ms(value: float | None) -> str:
