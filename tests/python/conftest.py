@@ -51,6 +51,16 @@ def probe() -> tuple[Any, Any]:
     return torch.randn(40, 8, generator=g), torch.randint(0, 3, (40,), generator=g)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Any:
+    """One intra-op thread for a test module: on a small, shared CPU machine torch's spinning
+    threads make tiny models' steps tens of times slower whenever another process competes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def sent() -> Sent:
     return Sent()

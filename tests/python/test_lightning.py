@@ -23,21 +23,12 @@ from sentrycam import Monitor, SentrycamWarning  # noqa: E402
 from sentrycam.integrations.lightning import SentrycamCallback  # noqa: E402
 
 pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.filterwarnings("ignore:.*does not have many workers:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*isinstance\\(treespec, LeafSpec\\).*"),
     pytest.mark.filterwarnings("ignore:.*GPU available but not used.*"),
 ]
 LR = 0.05
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    """One intra-op thread: on a small, shared CPU machine torch's spinning threads make these
-    tiny models' steps tens of times slower whenever another process competes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 WARMUP = 8  # steps of linear learning-rate warm-up

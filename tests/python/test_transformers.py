@@ -22,18 +22,9 @@ import sentrycam  # noqa: E402
 from sentrycam import Monitor, SentrycamWarning  # noqa: E402
 from sentrycam.integrations.transformers import SentrycamCallback  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TOKEN_LAYER = "bert.encoder.layer.0.output"  # (N, T, D) hidden states
 LAYERS = [TOKEN_LAYER, "bert.pooler"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    """One intra-op thread: on a small, shared CPU machine torch's spinning threads make these
-    tiny models' steps tens of times slower whenever another process competes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
