@@ -15,7 +15,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { UMAP } from "umap-js";
 import { LayerReducer } from "../src/reduce/pipeline.ts";
-import { displacement, embeddingQuality, qualityReference, type EmbeddingQuality } from "../src/reduce/quality.ts";
+import { displacement, embeddingQuality, qualityReference, type EmbeddingQuality } from "./lib/quality.ts";
 import { driftingClusters } from "./reduce_data.ts";
 import { readRecording } from "./reduce_frames.ts";
 

@@ -1,43 +1,64 @@
-// Per-model state shared by every view of one monitor: the frame store and the alert list. Frames
-// arrive as binary buffers of custom messages; they are stored even before any view exists.
-import type { AnyModel } from "@anywidget/types";
+// Per-model state shared by every view of one monitor: the frame store, alerts, notices, task
+// boundaries and the one reduction (worker, warm state, result cache). Frames arrive as binary
+// buffers of custom messages; they are stored even before any view exists.
 import { decodeFrame } from "./transport/decode.ts";
 import { FrameStore } from "./store.ts";
-import type { Alert, KernelMessage } from "./transport/messages.ts";
+import { SharedReduction } from "./reduction/shared.ts";
+import type { PortFactory } from "./reduction/client.ts";
+import type { Alert, KernelMessage, TaskBoundary, ViewMessage } from "./transport/messages.ts";
+import type { ImageFormat } from "./contract.ts";
+import type { WidgetModel } from "./model.ts";
 
 export interface ModelState {
   store: FrameStore;
   alerts: Alert[];
   notices: string[];
+  /** Task boundaries, from the kernel's `tasks` message or the frames' metadata, by step. */
+  tasks: TaskBoundary[];
+  reduction: SharedReduction;
   alertListeners: Set<(alerts: Alert[]) => void>;
   noticeListeners: Set<(text: string) => void>;
-  snapshotHandlers: Set<(id: number, format: "png" | "svg") => void>;
+  taskListeners: Set<(tasks: TaskBoundary[]) => void>;
+  snapshotHandlers: Set<(id: number, format: ImageFormat) => void>;
 }
 
 const states = new Map<string, ModelState>();
 
-/** The state of `model`, created (and subscribed to the kernel's messages) on first use. */
-export function modelState(model: AnyModel, signal?: AbortSignal): ModelState {
-  const key = String(model.get("_uid"));
-  let state = states.get(key);
-  if (state !== undefined) return state;
-  state = {
+/** A fresh state (no kernel attached): for tests, the exported page and `modelState`. */
+export function createState(start?: PortFactory): ModelState {
+  return {
     store: new FrameStore(),
     alerts: [],
     notices: [],
+    tasks: [],
+    reduction: new SharedReduction(start),
     alertListeners: new Set(),
     noticeListeners: new Set(),
+    taskListeners: new Set(),
     snapshotHandlers: new Set(),
   };
-  const s = state;
+}
+
+/** The state of `model`, created (and subscribed to the kernel's messages) on first use. */
+export function modelState(model: WidgetModel, start?: PortFactory, signal?: AbortSignal): ModelState {
+  const key = model.get("_uid");
+  let state = states.get(key);
+  if (state !== undefined) return state;
+  const s = createState(start);
   states.set(key, s);
   const onMessage = (msg: KernelMessage, buffers: DataView[]) => handleMessage(s, msg, buffers);
   model.on("msg:custom", onMessage);
   signal?.addEventListener("abort", () => {
     model.off("msg:custom", onMessage);
+    s.reduction.close();
     states.delete(key);
   });
   return s;
+}
+
+/** Send one message to the kernel (typed: anywidget's `send` takes anything). */
+export function sendToKernel(model: WidgetModel, msg: ViewMessage, buffers?: ArrayBuffer[]): void {
+  model.send(msg, undefined, buffers);
 }
 
 export function handleMessage(state: ModelState, msg: KernelMessage, buffers: DataView[]): void {
@@ -50,7 +71,10 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       }
       buffers.forEach((buf, i) => {
         try {
-          state.store.add(decodeFrame(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)));
+          const frame = decodeFrame(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+          // Frames carry the boundaries too: a recording or exported page has no tasks message.
+          if (frame.tasks.length > state.tasks.length) setTasks(state, frame.tasks);
+          state.store.add(frame);
         } catch (err) {
           const seq = msg.seqs[i] ?? "?";
           state.store.reportError(`frame ${seq} could not be decoded: ${(err as Error).message}`);
@@ -72,6 +96,9 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       for (const fn of state.noticeListeners) fn(text);
       break;
     }
+    case "tasks":
+      setTasks(state, msg.tasks);
+      break;
     case "snapshot":
       // Only the first view answers; the kernel ignores duplicates anyway.
       for (const fn of state.snapshotHandlers) {
@@ -80,6 +107,14 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       }
       break;
   }
+}
+
+function setTasks(state: ModelState, tasks: TaskBoundary[]): void {
+  const next = [...tasks].sort((a, b) => a.step - b.step);
+  const same = next.length === state.tasks.length && next.every((t, i) => t.step === state.tasks[i].step && t.name === state.tasks[i].name);
+  if (same) return;
+  state.tasks = next;
+  for (const fn of state.taskListeners) fn(next);
 }
 
 function alertKey(a: Alert): string {

@@ -1,4 +1,5 @@
 import type { Frame } from "./transport/frame.ts";
+import { DEFAULT_MAX_FRAMES, VIEW_MAX_BYTES } from "./contract.ts";
 
 /** What the store tells its listeners: a new frame, a replaced history, or a decode problem. */
 export type StoreEvent = { kind: "frame"; frame: Frame } | { kind: "error"; message: string };
@@ -14,13 +15,11 @@ export class FrameStore {
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   /** Frames received (unique), including ones since trimmed from memory. */
   received = 0;
-  /** Highest sequence number received; sent to the kernel so it replays only what is missing. */
-  maxSeq = -1;
   errors: string[] = [];
 
   constructor(
-    readonly maxPerLayer = 1000,
-    readonly maxBytes = 768 * 1024 * 1024,
+    readonly maxPerLayer = DEFAULT_MAX_FRAMES,
+    readonly maxBytes = VIEW_MAX_BYTES,
   ) {}
 
   /** Add a frame; returns false for a duplicate (already received). */
@@ -28,7 +27,6 @@ export class FrameStore {
     if (this.seen.has(frame.seq)) return false;
     this.seen.add(frame.seq);
     this.received++;
-    this.maxSeq = Math.max(this.maxSeq, frame.seq);
     const list = this.byLayer.get(frame.layer) ?? [];
     if (!this.byLayer.has(frame.layer)) this.byLayer.set(frame.layer, list);
     // Replays can interleave with live frames: keep each layer ordered by seq.

@@ -1,5 +1,10 @@
 """sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter."""
 
+# First: modules imported below read it (the exported page records it). Equal to package.json's
+# and src/contract.ts's VERSION (tests/python/test_contract.py).
+__version__ = "0.1.0"
+
+
 from .alerts import Alert, AlertEngine
 from .follow import watch
 from .frames import Frame, decode_frame, encode_frame
@@ -24,4 +29,3 @@ __all__ = [
     "read_table",
     "watch",
 ]
-__version__ = "0.1.0"

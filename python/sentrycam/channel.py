@@ -1,8 +1,9 @@
 """The view channel: everything between a monitor and its views in the browser.
 
-Kernel → views: frames (paced, batched, replayed to late views), alerts, notices, snapshot
-requests. Views → kernel: ``hello`` (with the seq ranges a view holds), ``bye``, snapshot replies.
-Sends may come from the training thread or the background worker; the history is locked.
+Kernel → views: frames (paced, batched, replayed to late views), alerts, notices, task
+boundaries, snapshot requests. Views → kernel: ``hello`` (with the seq ranges a view holds),
+``bye``, snapshot replies. Every message is one of :mod:`.protocol`'s types. Sends may come from
+the training thread or the background worker; the history is locked.
 """
 
 from __future__ import annotations
@@ -12,13 +13,26 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .frames import Frame
+from .protocol import (
+    PROTOCOL_VERSION,
+    AlertsMessage,
+    KernelMessage,
+    NoticeMessage,
+    SnapshotRequest,
+    TaskBoundary,
+    TasksMessage,
+)
 from .snapshot import Snapshot, snapshot_format, write_snapshot
 from .stream import FrameStream
 
-SendFn = Callable[..., None]
+
+class SendFn(Protocol):
+    """Sends one message to every view (``Monitor.send``)."""
+
+    def __call__(self, content: KernelMessage, buffers: list[bytes] | None = None) -> None: ...
 
 
 class ViewChannel:
@@ -47,6 +61,8 @@ class ViewChannel:
         self.views_closed = False  # True once every view that said hello has said bye
         self.snapshots: dict[int, Snapshot] = {}
         self.last_status: str | None = None
+        self.tasks: list[TaskBoundary] = []
+        self._told_version = False
 
     # ---- frames -----------------------------------------------------------------------------
 
@@ -75,16 +91,30 @@ class ViewChannel:
     def send_alerts(self, alerts: list[Any]) -> None:
         """Send alerts to the views (a view de-duplicates what it already has)."""
         if alerts:
-            self._send({"type": "alerts", "alerts": [alert_dict(a) for a in alerts]})
+            message: AlertsMessage = {"type": "alerts", "alerts": [alert_dict(a) for a in alerts]}
+            self._send(message)
 
     def notice(self, text: str) -> None:
         """Show a problem in the views."""
-        self._send({"type": "notice", "level": "warning", "text": text})
+        message: NoticeMessage = {"type": "notice", "level": "warning", "text": text}
+        self._send(message)
 
     def status(self, text: str) -> None:
         """Show where things stand (a followed run ended ...); also to views that come later."""
         self.last_status = text
-        self._send({"type": "notice", "level": "info", "text": text})
+        self._send(self._status_message(text))
+
+    def set_tasks(self, tasks: list[TaskBoundary]) -> None:
+        """Tell the views every task boundary marked so far (kept: later views are told too)."""
+        self.tasks = [TaskBoundary(step=int(t["step"]), name=str(t["name"])) for t in tasks]
+        self._send(self._tasks_message())
+
+    def _tasks_message(self) -> TasksMessage:
+        return {"type": "tasks", "tasks": list(self.tasks)}
+
+    @staticmethod
+    def _status_message(text: str) -> NoticeMessage:
+        return {"type": "notice", "level": "info", "text": text}
 
     # ---- snapshots --------------------------------------------------------------------------
 
@@ -104,7 +134,8 @@ class ViewChannel:
             self._problem(f"snapshot {snap.path}: {snap.error}")
             return snap
         self.snapshots[snap.id] = snap
-        self._send({"type": "snapshot", "id": snap.id, "format": snap.format})
+        request: SnapshotRequest = {"type": "snapshot", "id": snap.id, "format": snap.format}
+        self._send(request)
         return snap
 
     # ---- messages from the views ------------------------------------------------------------
@@ -118,17 +149,32 @@ class ViewChannel:
             self.views.add(str(content.get("view", "")))
             self.views_closed = False
             self.displayed = True
-            have = content.get("have", -1)
+            self._check_protocol(content.get("protocol"))
+            have = content.get("have")
             with self._lock:
-                self.stream.replay(have if isinstance(have, list) else int(have))
+                self.stream.replay(have if isinstance(have, list) else [])
             self.send_alerts(alerts)
+            if self.tasks:
+                self._send(self._tasks_message())
             if self.last_status is not None:
-                self._send({"type": "notice", "level": "info", "text": self.last_status})
+                self._send(self._status_message(self.last_status))
         elif kind == "bye":
             self.views.discard(str(content.get("view", "")))
             self.views_closed = not self.views
         elif kind == "snapshot":
             self._receive_snapshot(content, buffers)
+
+    def _check_protocol(self, version: Any) -> None:
+        """Say once, in plain words, when the view's bundle speaks another protocol."""
+        if version == PROTOCOL_VERSION or self._told_version:
+            return
+        self._told_version = True
+        self._problem(
+            f"the view speaks message protocol {version!r} but this kernel's sentrycam speaks "
+            f"{PROTOCOL_VERSION}: the frontend bundle and the Python package are from different "
+            "versions (reinstall sentrycam, or run `npm run build`, then restart the kernel and "
+            "reload the page)"
+        )
 
     def _receive_snapshot(self, content: dict[str, Any], buffers: list[Any]) -> None:
         snap = self.snapshots.get(int(content.get("id", -1)))

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .alerts import SEVERITIES
 from .follow import ENDED_POLL_S, MAX_BACKOFF_S, POLL_S, AlertReplay, RunFollower
+from .protocol import REDUCERS
 from .readback import Poll, RecordingError, read_all
 
 EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE, EXIT_TIMEOUT = 0, 1, 2, 3
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("run", metavar="RUN", help="recording path or URL")
     export.add_argument("-o", "--output", required=True, help="the HTML file to write")
     export.add_argument("--title", default=None, help="the page's title")
-    export.add_argument("--reducer", default="umap", choices=("umap", "pca"))
+    export.add_argument("--reducer", default=REDUCERS[0], choices=REDUCERS)
     export.set_defaults(run_command=_export)
 
     watch = sub.add_parser(

@@ -10,38 +10,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .frames import Frame
+from .protocol import TaskBoundary
 
 STATIC = Path(__file__).parent / "static"
 
-# The page hosts the same front-end module the notebook uses, behind a minimal stand-in for the
-# widget model; frames are fed to it as the kernel would send them (Arrow IPC buffers).
+# The page loads the widget's own bundle (inlined, from a Blob URL, as anywidget does) and calls its
+# typed entry point `mountPage(el, data)` (src/widget.ts), which feeds the data to the same view
+# the notebook shows, as the kernel would. The data's shape is `PageData` there.
 _BOOT = """
 const data = JSON.parse(document.getElementById("sentrycam-data").textContent);
 const source = document.getElementById("sentrycam-bundle").textContent;
 const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-const widget = (await import(url)).default;
-const handlers = new Map();
-const state = { _uid: "html-export", layers: data.layers, reducer: data.reducer };
-const model = {
-  get: (k) => state[k],
-  set: (k, v) => { state[k] = v; (handlers.get("change:" + k) || []).forEach((f) => f()); },
-  save_changes() {},
-  on: (name, f) => handlers.set(name, [...(handlers.get(name) || []), f]),
-  off: (name, f) => handlers.set(name, (handlers.get(name) || []).filter((g) => g !== f)),
-  send: () => {},
-  widget_manager: null,
-};
-const signal = new AbortController().signal;
-await widget.initialize?.({ model, signal, experimental: {} });
-const el = document.getElementById("sentrycam");
-await widget.render({ model, el, signal, experimental: {}, host: {} });
-const bytes = (b64) => { const s = atob(b64); const u = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i); return new DataView(u.buffer); };
-for (const f of handlers.get("msg:custom") || []) {
-  f({ type: "frames", seqs: data.frames.map((_, i) => i), replay: true }, data.frames.map(bytes));
-  if (data.alerts.length) f({ type: "alerts", alerts: data.alerts }, []);
-}
+(await import(url)).mountPage(document.getElementById("sentrycam"), data);
 """
 
 
@@ -53,6 +35,8 @@ def write_html(
     layers: list[str] | None = None,
     reducer: str = "umap",
     title: str = "sentrycam",
+    class_names: list[str] | None = None,
+    tasks: list[TaskBoundary] | None = None,
 ) -> Path:
     """Write a page that shows ``frames`` (and ``alerts``) with no server and no network."""
     bundle = (STATIC / "widget.js").read_text(encoding="utf-8")
@@ -61,8 +45,11 @@ def write_html(
     data = {
         "frames": [base64.b64encode(f.ipc).decode("ascii") for f in frames],
         "alerts": [a.to_dict() if hasattr(a, "to_dict") else dict(a) for a in alerts],
+        "tasks": list(tasks or []),
         "layers": layers or list(dict.fromkeys(f.layer for f in frames)),
         "reducer": reducer,
+        "class_names": list(class_names or []),
+        "version": __version__,
     }
     payload = json.dumps(data, default=_json_default)
     page = f"""<!doctype html>

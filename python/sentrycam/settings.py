@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from .project import MIN_FRAME_BYTES
+from .protocol import REDUCERS
 
-REDUCERS = ("umap", "pca")
 DTYPES = ("float32", "float16")
 
 
@@ -63,3 +63,23 @@ def step_number(step: Any) -> int:
         return operator.index(step)
     except TypeError as exc:  # e.g. a float tensor
         raise TypeError(f"step must be an integer, got {step!r}") from exc
+
+
+def check_class_names(class_names: Any) -> list[str]:
+    """``class_names`` as a list of strings (one per class id; ``None`` gives ``[]``); a
+    ``TypeError`` in plain words for anything else."""
+    if class_names is None:
+        return []
+    if isinstance(class_names, str | bytes) or not isinstance(class_names, list | tuple):
+        raise TypeError(
+            "class_names must be a list of strings, one per class id (class_names[3] names "
+            f"label 3), got {type(class_names).__name__} {class_names!r}"
+        )
+    bad = [name for name in class_names if not isinstance(name, str)]
+    if bad:
+        raise TypeError(
+            "class_names must be a list of strings, one per class id; "
+            f"{bad[0]!r} ({type(bad[0]).__name__}) is not a string: "
+            "pass e.g. [str(c) for c in classes]"
+        )
+    return list(class_names)

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("png", "svg")
+from .protocol import IMAGE_FORMATS as FORMATS
+
 _ids = itertools.count(1)
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from .frames import Frame
+from .protocol import FramesMessage
 
 MIN_SEND_INTERVAL_S = 0.02  # at most ~50 messages/s from one monitor
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # replay chunks; keeps each websocket message reasonable
 
-SendFn = Callable[[dict[str, Any], list[bytes]], None]
+SendFn = Callable[[FramesMessage, list[bytes]], None]
 
 
 class FrameStream:
@@ -69,38 +69,35 @@ class FrameStream:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        self._send_chunked(pending, replay=False)
+        self._send_chunked(pending)
         self._last_send = time.monotonic()
         self.sent_frames += len(pending)
 
-    def replay(self, have: int | list[list[int]]) -> int:
+    def replay(self, have: list[list[int]]) -> int:
         """Re-send every kept frame the view lacks; return how many were sent.
 
-        ``have`` is the view's inclusive ``[first, last]`` seq ranges (or, simpler, its last seq:
-        everything after it is sent).
+        ``have`` is the view's inclusive ``[first, last]`` seq ranges.
         """
         self.flush()
-        if isinstance(have, int):
-            have = [[0, have]] if have >= 0 else []
         ranges = [(int(a), int(b)) for a, b in have]
         frames = [f for f in self.history if not any(a <= f.seq <= b for a, b in ranges)]
-        self._send_chunked(frames, replay=True)
+        self._send_chunked(frames)
         return len(frames)
 
-    def _send_chunked(self, frames: list[Frame], *, replay: bool) -> None:
+    def _send_chunked(self, frames: list[Frame]) -> None:
         chunk: list[Frame] = []
         size = 0
         for frame in frames:
             if chunk and size + frame.nbytes > MAX_MESSAGE_BYTES:
-                self._send_one(chunk, replay)
+                self._send_one(chunk)
                 chunk, size = [], 0
             chunk.append(frame)
             size += frame.nbytes
         if chunk:
-            self._send_one(chunk, replay)
+            self._send_one(chunk)
 
-    def _send_one(self, frames: list[Frame], replay: bool) -> None:
-        content = {"type": "frames", "seqs": [f.seq for f in frames], "replay": replay}
+    def _send_one(self, frames: list[Frame]) -> None:
+        content: FramesMessage = {"type": "frames", "seqs": [f.seq for f in frames]}
         self._send(content, [f.ipc for f in frames])
 
     def _trim(self) -> None:

@@ -1,6 +1,7 @@
 // Pure functions turning frames into per-step series for the metric charts (tested in Node).
 import type { Frame } from "../transport/frame.ts";
 import type { Alert } from "../transport/messages.ts";
+import { GROUP_SEPARATOR } from "../contract.ts";
 
 export interface Series {
   key: string;
@@ -34,4 +35,14 @@ export function scalarKeys(frames: readonly Frame[]): string[] {
 /** Alerts that concern `layer`: its own, plus those on scalars (no layer). */
 export function alertsFor(alerts: readonly Alert[], layer: string): Alert[] {
   return alerts.filter((a) => a.layer === layer || a.layer === null || a.layer === undefined);
+}
+
+/** The per-group keys of `metric` (`${metric}@${group}`) present in any frame, in first-seen order. */
+export function groupKeys(frames: readonly Frame[], metric: string): { key: string; group: string }[] {
+  const prefix = metric + GROUP_SEPARATOR;
+  const seen = new Map<string, string>();
+  for (const f of frames) {
+    for (const k of Object.keys(f.metrics)) if (k.startsWith(prefix) && !seen.has(k)) seen.set(k, k.slice(prefix.length));
+  }
+  return [...seen].map(([key, group]) => ({ key, group }));
 }

@@ -1,6 +1,8 @@
 /** Messages between the main thread and the reduction worker (structured-clone friendly). */
+import type { ReduceMethod } from "../contract.ts";
+import type { CallName, WorkerCalls } from "./calls.ts";
 
-export type ReduceMethod = "umap" | "pca";
+export type { ReduceMethod };
 
 /** Reduce one frame of one layer; `x` (n×d row-major) should be transferred. */
 export interface ReduceRequest {
@@ -14,13 +16,15 @@ export interface ReduceRequest {
   seq: number;
 }
 
-/** Drop warm state for one layer (both methods), or for all layers when `layer` is omitted. */
-export interface ResetRequest {
-  type: "reset";
-  layer?: string;
+/** Run one of WORKER_CALLS with `args`. */
+export interface CallRequest<K extends CallName = CallName> {
+  type: "call";
+  id: number;
+  name: K;
+  args: Parameters<WorkerCalls[K]>;
 }
 
-export type WorkerRequest = ReduceRequest | ResetRequest;
+export type WorkerRequest = ReduceRequest | CallRequest;
 
 export interface ProgressReply {
   type: "progress";
@@ -54,4 +58,9 @@ export interface ErrorReply {
   message: string;
 }
 
-export type WorkerReply = ProgressReply | ResultReply | ErrorReply;
+/** What a call returned (`ok`), or why it failed. */
+export type CallReply =
+  | { type: "return"; id: number; ok: true; value: ReturnType<WorkerCalls[CallName]> }
+  | { type: "return"; id: number; ok: false; message: string };
+
+export type WorkerReply = ProgressReply | ResultReply | ErrorReply | CallReply;

@@ -1,38 +1,42 @@
 /**
  * Worker side of the reduction pipeline: one LayerReducer per (layer, method), kept across
- * messages. `handleMessage` is pure apart from that state and is tested in Node; the
- * `self.onmessage` hook is installed only when this module runs inside a Web Worker.
+ * messages, and the one-off WORKER_CALLS. `handleMessage` is pure apart from that state and is
+ * tested in Node; the `self.onmessage` hook is installed only when this module runs in a Web Worker.
  */
 import { LayerReducer } from "./pipeline.ts";
-import type { ProgressReply, ResultReply, ErrorReply, WorkerReply, WorkerRequest } from "./protocol.ts";
+import { WORKER_CALLS } from "./calls.ts";
+import type { CallReply, CallRequest, ErrorReply, ProgressReply, ReduceRequest, ResultReply, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 export interface WorkerState {
   reducers: Map<string, LayerReducer>;
-  /** Minimum milliseconds between progress messages of one request (default 100). */
+  /** Minimum milliseconds between progress messages of one request. */
   progressIntervalMs: number;
 }
 
+/** Progress messages of one request at most this often: enough for a moving bar, few messages. */
+export const PROGRESS_INTERVAL_MS = 100;
+
 export function createWorkerState(): WorkerState {
-  return { reducers: new Map(), progressIntervalMs: 100 };
+  return { reducers: new Map(), progressIntervalMs: PROGRESS_INTERVAL_MS };
 }
 
 const key = (layer: string, method: string): string => `${method}\u0000${layer}`;
 
 const clock = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /**
  * Handle one request. Progress messages go to `emit` (throttled); the returned reply is the
- * result or error of a "reduce" request, and null for "reset" or unknown messages.
+ * result or error of a "reduce" request, or what a "call" returned.
  */
-export function handleMessage(
-  state: WorkerState, msg: WorkerRequest, emit?: (p: ProgressReply) => void,
-): ResultReply | ErrorReply | null {
-  if (msg.type === "reset") {
-    if (msg.layer === undefined) state.reducers.clear();
-    else for (const m of ["umap", "pca"]) state.reducers.delete(key(msg.layer, m));
-    return null;
-  }
-  if (msg.type !== "reduce") return null;
+export function handleMessage(state: WorkerState, msg: WorkerRequest, emit?: (p: ProgressReply) => void): WorkerReply | null {
+  if (msg.type === "reduce") return reduce(state, msg, emit);
+  if (msg.type === "call") return call(msg);
+  return null;
+}
+
+function reduce(state: WorkerState, msg: ReduceRequest, emit?: (p: ProgressReply) => void): ResultReply | ErrorReply {
   const { id, layer, seq } = msg;
   try {
     const k = key(layer, msg.method);
@@ -53,7 +57,17 @@ export function handleMessage(
     const r = reducer.reduce(msg.x, msg.n, msg.d, onProgress);
     return { type: "result", id, layer, seq, xy: r.xy, cold: r.cold, notes: r.notes, excluded: r.excluded, ms: r.ms, method: r.method };
   } catch (err) {
-    return { type: "error", id, layer, seq, message: err instanceof Error ? err.message : String(err) };
+    return { type: "error", id, layer, seq, message: messageOf(err) };
+  }
+}
+
+function call(msg: CallRequest): CallReply {
+  try {
+    const fn = WORKER_CALLS[msg.name] as (...args: unknown[]) => ReturnType<(typeof WORKER_CALLS)[typeof msg.name]>;
+    if (typeof fn !== "function") throw new Error(`no worker function "${String(msg.name)}"`);
+    return { type: "return", id: msg.id, ok: true, value: fn(...(msg.args as unknown[])) };
+  } catch (err) {
+    return { type: "return", id: msg.id, ok: false, message: messageOf(err) };
   }
 }
 

@@ -1,5 +1,6 @@
 import { tableFromIPC, Type } from "apache-arrow";
 import type { Frame } from "./frame.ts";
+import type { TaskBoundary } from "./messages.ts";
 
 /** Raised for bytes that are not a well-formed sentrycam frame; the message says what is wrong. */
 export class FrameDecodeError extends Error {
@@ -17,6 +18,8 @@ interface FrameMeta {
   shape?: number[];
   projected_from?: number | null;
   every?: number | null;
+  groups?: string[];
+  tasks?: TaskBoundary[];
 }
 
 /**
@@ -61,6 +64,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     ids: intColumn(batch.getChild("id")?.data[0], n, "id") ?? new Int32Array(n).map((_, i) => i),
     labels: intColumn(batch.getChild("label")?.data[0], n, "label"),
     preds: intColumn(batch.getChild("pred")?.data[0], n, "pred"),
+    groups: intColumn(batch.getChild("group")?.data[0], n, "group"),
+    groupNames: Array.isArray(meta.groups) ? meta.groups.map(String) : [],
+    tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t) => typeof t?.step === "number").map((t) => ({ step: t.step, name: String(t.name) })) : [],
     x,
     scalars: numbers(meta.scalars),
     metrics: numbers(meta.metrics),

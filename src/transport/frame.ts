@@ -1,4 +1,6 @@
 /** One capture of one layer, as decoded from an Arrow IPC stream message. */
+import type { TaskBoundary } from "./messages.ts";
+
 export interface Frame {
   /** Kernel-assigned sequence number, unique per monitor; used to de-duplicate replays. */
   seq: number;
@@ -14,6 +16,12 @@ export interface Frame {
   labels: Int32Array | null;
   /** Predictions, length n; null when the frame carries none. Missing entries are -1. */
   preds: Int32Array | null;
+  /** Group of each sample (an index into `groupNames`), length n; null when the frame has none. Missing entries are -1. */
+  groups: Int32Array | null;
+  /** Names of the groups (the task or split a sample belongs to), in code order. */
+  groupNames: string[];
+  /** Every task boundary marked up to this frame. */
+  tasks: TaskBoundary[];
   /** Row-major activations, n * d values; a view on the message bytes where possible. */
   x: Float32Array;
   /** Scalars that rode along (loss, accuracy, lr, ...). */

@@ -1,4 +1,8 @@
-/** Custom comm messages between the kernel and the views (the JSON part; frames ride as buffers). */
+/**
+ * Custom comm messages between the kernel and the views (the JSON part; frames ride as buffers).
+ * Python's twin: python/sentrycam/protocol.py (tests/python/test_contract.py checks they agree).
+ */
+import type { ImageFormat, NoticeLevel, Severity } from "../contract.ts";
 
 /** What a rule compared, as the kernel saw it ("kind" names the rule's verdict). */
 export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "nonfinite" | "sentrycam";
@@ -33,22 +37,79 @@ export interface Alert {
   layer: string | null;
   metric: string;
   message: string;
-  severity: "info" | "warning" | "critical" | string;
+  /** One of SEVERITIES; a newer kernel may send others. */
+  severity: Severity | (string & {});
   rule?: string;
   value?: number | null;
   /** Absent (or `{}`) in alerts from older kernels and recordings. */
   evidence?: Evidence | Record<string, never>;
 }
 
-/** Kernel → browser. */
-export type KernelMessage =
-  | { type: "frames"; seqs: number[]; replay: boolean }
-  | { type: "alerts"; alerts: Alert[] }
-  | { type: "notice"; level: "warning" | "info"; text: string }
-  | { type: "snapshot"; id: number; format: "png" | "svg" };
+/** `cam.task(name)` at `step`: training on task `name` starts there. */
+export interface TaskBoundary {
+  step: number;
+  name: string;
+}
 
+export interface FramesMessage {
+  type: "frames";
+  /** One Arrow IPC stream per seq rides as the message's buffers, in this order. */
+  seqs: number[];
+}
+export interface AlertsMessage {
+  type: "alerts";
+  alerts: Alert[];
+}
+export interface NoticeMessage {
+  type: "notice";
+  level: NoticeLevel;
+  text: string;
+}
+export interface SnapshotRequest {
+  type: "snapshot";
+  id: number;
+  format: ImageFormat;
+}
+export interface TasksMessage {
+  type: "tasks";
+  /** Every boundary marked so far. */
+  tasks: TaskBoundary[];
+}
+/** Kernel → browser. */
+export type KernelMessage = FramesMessage | AlertsMessage | NoticeMessage | SnapshotRequest | TasksMessage;
+
+export interface HelloMessage {
+  type: "hello";
+  view: string;
+  /** Inclusive [first, last] seq ranges this view holds already. */
+  have: [number, number][];
+  protocol: number;
+}
+export interface ByeMessage {
+  type: "bye";
+  view: string;
+}
+export interface SnapshotReply {
+  type: "snapshot";
+  id: number;
+  ok: boolean;
+  format?: ImageFormat;
+  error?: string;
+}
 /** Browser → kernel. */
-export type ViewMessage =
-  | { type: "hello"; view: string; have: [number, number][] }
-  | { type: "bye"; view: string }
-  | { type: "snapshot"; id: number; ok: boolean; format?: string; error?: string };
+export type ViewMessage = HelloMessage | ByeMessage | SnapshotReply;
+
+type Keys<M, T> = readonly (keyof Extract<M, { type: T }>)[];
+/** Each message's field names, checked against the types above (the contract test reads these). */
+export const KERNEL_MESSAGE_KEYS: { [T in KernelMessage["type"]]: Keys<KernelMessage, T> } = {
+  frames: ["type", "seqs"],
+  alerts: ["type", "alerts"],
+  notice: ["type", "level", "text"],
+  snapshot: ["type", "id", "format"],
+  tasks: ["type", "tasks"],
+};
+export const VIEW_MESSAGE_KEYS: { [T in ViewMessage["type"]]: Keys<ViewMessage, T> } = {
+  hello: ["type", "view", "have", "protocol"],
+  bye: ["type", "view"],
+  snapshot: ["type", "id", "ok", "format", "error"],
+};

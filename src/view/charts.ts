@@ -2,17 +2,18 @@
 // (one figure, no WebGL: pages allow only a handful of WebGL contexts), with alert markers.
 import Plotly from "./plotly.ts";
 import type { Frame } from "../transport/frame.ts";
-import type { Alert } from "../transport/messages.ts";
-import { alertsFor, metricSeries, scalarKeys } from "../metrics/series.ts";
+import type { Alert, TaskBoundary } from "../transport/messages.ts";
+import { alertsFor, groupKeys, metricSeries, scalarKeys } from "../metrics/series.ts";
 import { PALETTE } from "./palette.ts";
+import { CHART_PANELS, GROUP_PANELS } from "../contract.ts";
 
-/** The panels, top to bottom: scalars first, then metric groups that warn early. */
-const PANELS: { title: string; keys: string[] }[] = [
-  { title: "class separation: Fisher ratio", keys: ["fisher"] },
-  { title: "effective rank (RankMe)", keys: ["eff_rank"] },
-  { title: "vs previous frame: <span style='color:#4e79a7'>CKA</span> · <span style='color:#f28e2b'>kNN Jaccard@10</span>", keys: ["cka_prev", "knn_jaccard_prev"] },
-  { title: "<span style='color:#4e79a7'>dead</span> · <span style='color:#f28e2b'>dormant</span> unit fraction", keys: ["dead_frac", "dormant_frac"] },
-];
+/** A chart panel: its title and the metric keys drawn in it (one colour each). */
+interface ChartPanel {
+  title: string;
+  keys: string[];
+  /** Legend text per key (group names for the per-group panels). */
+  names?: string[];
+}
 const MIN_INTERVAL_MS = 400;
 /** First and second series of a metric panel (the panel title names them in this order). */
 const SECOND_COLORS = ["#4e79a7", "#f28e2b"];
@@ -31,8 +32,11 @@ export class MetricCharts {
   }
 
   /** Redraw for `frames` of one layer; calls closer together than 400 ms are merged. */
-  update(frames: readonly Frame[], alerts: readonly Alert[], layer: string, shownStep: number | null): void {
-    this.pending = () => [this.traces(frames), [this.layout(alertsFor(alerts, layer), shownStep, frames)]];
+  update(frames: readonly Frame[], alerts: readonly Alert[], tasks: readonly TaskBoundary[], layer: string, shownStep: number | null): void {
+    this.pending = () => {
+      const panels = chartPanels(frames);
+      return [this.traces(frames, panels), [this.layout(panels, alertsFor(alerts, layer), tasks, shownStep, frames)]];
+    };
     const wait = Math.max(0, this.last + MIN_INTERVAL_MS - performance.now());
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), wait);
   }
@@ -53,20 +57,20 @@ export class MetricCharts {
     void Plotly.react(this.el, data, layout, { displaylogo: false, responsive: true, displayModeBar: false });
   }
 
-  private traces(frames: readonly Frame[]): object[] {
+  private traces(frames: readonly Frame[], panels: ChartPanel[]): object[] {
     const traces: object[] = [];
     const scalars = metricSeries(frames, scalarKeys(frames), "scalars");
     scalars.forEach((s, i) => traces.push(line(s.steps, s.values, s.key, 1, PALETTE[i % PALETTE.length])));
-    PANELS.forEach((panel, p) => {
+    panels.forEach((panel, p) => {
       metricSeries(frames, panel.keys, "metrics").forEach((s, i) =>
-        traces.push(line(s.steps, s.values, s.key, p + 2, SECOND_COLORS[i])),
+        traces.push(line(s.steps, s.values, panel.names?.[i] ?? s.key, p + 2, seriesColor(panel, i))),
       );
     });
     return traces;
   }
 
-  private layout(alerts: Alert[], shownStep: number | null, frames: readonly Frame[]): object {
-    const rows = PANELS.length + 1;
+  private layout(panels: ChartPanel[], alerts: Alert[], tasks: readonly TaskBoundary[], shownStep: number | null, frames: readonly Frame[]): object {
+    const rows = panels.length + 1;
     const gap = 0.07;
     const h = (1 - gap * (rows - 1)) / rows;
     const layout: Record<string, unknown> = {
@@ -80,7 +84,7 @@ export class MetricCharts {
       shapes: [] as object[],
     };
     const scalarNames = scalarKeys(frames).map((k, i) => `<span style='color:${PALETTE[i % PALETTE.length]}'>${k}</span>`);
-    const titles = [scalarNames.length ? scalarNames.join(" · ") : "scalars (pass loss=… to cam.step)", ...PANELS.map((p) => p.title)];
+    const titles = [scalarNames.length ? scalarNames.join(" · ") : "scalars (pass loss=… to cam.step)", ...panels.map(panelTitle)];
     for (let r = 0; r < rows; r++) {
       const top = 1 - r * (h + gap);
       const suffix = r === 0 ? "" : String(r + 1);
@@ -103,6 +107,13 @@ export class MetricCharts {
         line: { color: a.severity === "critical" ? "#d62728" : "#ff9f1c", width: 1.5, dash: "dot" },
       });
     }
+    for (const t of tasks) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: t.step, x1: t.step, y0: 0, y1: 1, line: { color: "#6a3d9a", width: 1.5, dash: "dash" } });
+      (layout.annotations as object[]).push({
+        text: t.name, xref: "x", yref: "paper", x: t.step, y: 1, xanchor: "left", yanchor: "top",
+        showarrow: false, font: { size: 8, color: "#6a3d9a" },
+      });
+    }
     if (shownStep !== null && steps.length > 0) {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: shownStep, x1: shownStep, y0: 0, y1: 1, line: { color: "#444", width: 1 } });
     }
@@ -115,6 +126,27 @@ export class MetricCharts {
     Plotly.purge(this.el);
     this.el.remove();
   }
+}
+
+/** The metric panels: the fixed ones, then one per group metric when the frames carry groups. */
+function chartPanels(frames: readonly Frame[]): ChartPanel[] {
+  const panels: ChartPanel[] = CHART_PANELS.map((p) => ({ title: p.title, keys: [...p.keys], names: p.names && [...p.names] }));
+  for (const { title, metric } of GROUP_PANELS) {
+    const groups = groupKeys(frames, metric);
+    if (groups.length > 0) panels.push({ title, keys: groups.map((g) => g.key), names: groups.map((g) => g.group) });
+  }
+  return panels;
+}
+
+function seriesColor(panel: ChartPanel, i: number): string {
+  return panel.keys.length <= SECOND_COLORS.length ? SECOND_COLORS[i] : PALETTE[i % PALETTE.length];
+}
+
+/** The title, with each series' name in its colour when the panel has several. */
+function panelTitle(panel: ChartPanel): string {
+  if (panel.keys.length < 2) return panel.title;
+  const names = panel.keys.map((k, i) => `<span style='color:${seriesColor(panel, i)}'>${panel.names?.[i] ?? k}</span>`);
+  return `${panel.title}: ${names.join(" · ")}`;
 }
 
 function line(x: number[], y: (number | null)[], name: string, row: number, color: string): object {

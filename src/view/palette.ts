@@ -8,7 +8,7 @@ export const MISSING_COLOR = "#9aa0a6";
 export const CORRECT_COLOR = "#59a14f";
 export const WRONG_COLOR = "#e15759";
 
-export type ColorBy = "label" | "pred" | "correct";
+export type ColorBy = "label" | "pred" | "correct" | "group";
 
 /** One CSS colour per point for the chosen colouring; -1 (missing) gets a neutral grey. */
 export function pointColors(
@@ -16,6 +16,7 @@ export function pointColors(
   preds: Int32Array | null,
   n: number,
   by: ColorBy,
+  groups: Int32Array | null = null,
 ): string[] {
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++) {
@@ -24,7 +25,7 @@ export function pointColors(
       const p = preds?.[i] ?? -1;
       out[i] = l < 0 || p < 0 ? MISSING_COLOR : l === p ? CORRECT_COLOR : WRONG_COLOR;
     } else {
-      const c = (by === "label" ? labels : preds)?.[i] ?? -1;
+      const c = (by === "label" ? labels : by === "pred" ? preds : groups)?.[i] ?? -1;
       out[i] = c < 0 ? MISSING_COLOR : PALETTE[c % PALETTE.length];
     }
   }

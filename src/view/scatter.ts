@@ -1,62 +1,106 @@
+/**
+ * The 2-D point clouds: one Plotly figure with one subplot ("panel") per layer shown, so every
+ * panel shares the figure's one WebGL context (pages allow only a handful). Each panel draws, in
+ * order: the decision-region background (a heatmap image, no WebGL), the points (scattergl), the
+ * selected samples' trails (one line trace) and the rings of selected samples and movers. Points
+ * glide from where they are when the panels show the same layers, point counts and reducer.
+ */
 import Plotly from "./plotly.ts";
 import type { Frame } from "../transport/frame.ts";
+import type { Regions } from "../analysis/regions.ts";
 import { bounds, interpolate } from "./glide.ts";
-import { pointColors, type ColorBy } from "./palette.ts";
+import { MISSING_COLOR, PALETTE, pointColors, type ColorBy } from "./palette.ts";
+import { hoverRows, panelGrid, regionTrace, ringTrace, symbolsForWrong } from "./scatter-traces.ts";
+import type { ImageFormat } from "../contract.ts";
 
 const GLIDE_MS = 450;
+/** Traces per panel: regions, points, trails, rings. */
+export const TRACES_PER_PANEL = 4;
+const POINTS = 1;
 
-/** The 2-D point cloud of one frame: one scattergl trace, plus a marker trace for non-finite rows. */
+export interface Panel {
+  frame: Frame;
+  /** Target positions, 2n interleaved, NaN for rows without a position. */
+  xy: Float32Array;
+  method: string;
+  title: string;
+  regions: Regions | null;
+  trails: { x: Float64Array; y: Float64Array } | null;
+  /** Rows to ring: selected samples, then movers. */
+  selectedRows: Int32Array;
+  moverRows: Int32Array | null;
+}
+
+export interface PanelStyle {
+  colorBy: ColorBy;
+  classNames: readonly string[];
+  /** Mark wrong predictions with × (with the regions background). */
+  markWrong: boolean;
+}
+
+export interface PickHandlers {
+  /** A click on a point of panel `panel`, row `row`; `add` when Shift/Ctrl/⌘ was held. */
+  click(panel: number, row: number, add: boolean): void;
+  /** A box or lasso selection: rows per panel. */
+  select(rows: Map<number, number[]>): void;
+  deselect(): void;
+}
+
 export class ScatterView {
   readonly el: HTMLDivElement;
-  /** The frame shown (or being glided to), its target positions and the reducer that made them. */
-  private shown: { frame: Frame; xy: Float32Array; method: string } | null = null;
-  /** Positions on screen now: the target, or where a running glide has got to. */
-  private onScreen: Float32Array | null = null;
+  private shown: Panel[] = [];
+  /** Positions on screen now, per panel: the target, or where a running glide has got to. */
+  private onScreen: (Float32Array | null)[] = [];
   private glideToken = 0;
   private animation = 0;
   private disposed = false;
   private ready: Promise<unknown> = Promise.resolve();
+  private listening = false;
 
-  constructor(parent: HTMLElement) {
+  constructor(parent: HTMLElement, private readonly picks: PickHandlers) {
     this.el = document.createElement("div");
     this.el.className = "sentrycam-scatter";
     parent.appendChild(this.el);
   }
 
-  /** Number of points currently drawn. */
+  /** Points drawn in all panels. */
   get points(): number {
-    return this.shown?.frame.n ?? 0;
+    return this.shown.reduce((sum, p) => sum + p.frame.n, 0);
   }
 
-  /**
-   * Show `frame` at positions `xy` (interleaved, NaN for excluded rows). Points glide from where
-   * they are on screen when the layer, point count and reducer are unchanged; a newer call
-   * interrupts a running glide and continues from the interpolated positions.
-   */
-  async show(frame: Frame, xy: Float32Array, colorBy: ColorBy, title: string, method: string): Promise<void> {
+  get panels(): readonly Panel[] {
+    return this.shown;
+  }
+
+  /** Show `panels`; points glide when each panel keeps its layer, point count and reducer. */
+  async show(panels: Panel[], style: PanelStyle): Promise<void> {
     if (this.disposed) return;
     const token = ++this.glideToken;
     cancelAnimationFrame(this.animation);
     const previous = this.shown;
     const from = this.onScreen;
     const glide =
-      previous !== null && from !== null && from.length === xy.length &&
-      previous.frame.layer === frame.layer && previous.method === method && !sameValues(from, xy);
-    this.shown = { frame, xy, method };
-    const start = glide ? from : xy;
-    const range = bounds(...(glide ? [from, xy] : [xy]));
+      previous.length === panels.length &&
+      panels.every((p, i) => {
+        const q = previous[i], f = from[i];
+        return f !== null && f !== undefined && f.length === p.xy.length && q.frame.layer === p.frame.layer && q.method === p.method;
+      }) &&
+      panels.some((p, i) => !sameValues(from[i] as Float32Array, p.xy));
+    this.shown = panels;
+    const starts = panels.map((p, i) => (glide ? (from[i] as Float32Array) : p.xy));
     await this.ready;
     if (this.disposed || token !== this.glideToken) return;
-    const bad = nonFiniteRows(xy); // rows without a position at the target: listed apart
-    this.ready = Plotly.react(this.el, this.traces(frame, start, bad, colorBy), this.layout(range, title, bad.length, frame.n), {
+    const traces = panels.flatMap((p, i) => this.traces(p, i, starts[i], style));
+    this.ready = Plotly.react(this.el, traces, this.layout(panels, starts), {
       displaylogo: false,
       responsive: true,
-      modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"],
+      modeBarButtonsToRemove: ["toImage"],
     });
     await this.ready;
-    this.onScreen = start;
-    if (glide && !this.disposed && token === this.glideToken) await this.glide(start, xy, token);
-    else if (token === this.glideToken) this.onScreen = xy;
+    this.listen();
+    this.onScreen = starts;
+    if (glide && !this.disposed && token === this.glideToken) await this.glide(starts, panels.map((p) => p.xy), token);
+    else if (token === this.glideToken) this.onScreen = panels.map((p) => p.xy);
   }
 
   /** Stop a running glide where it is (the next `show` continues from there). */
@@ -64,19 +108,45 @@ export class ScatterView {
     this.glideToken++;
   }
 
-  private glide(from: Float32Array, to: Float32Array, token: number): Promise<void> {
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    const plot = this.el as unknown as { on(event: string, fn: (ev: PlotlyEvent) => void): void };
+    plot.on("plotly_click", (ev) => {
+      const p = ev.points?.find((pt) => pt.curveNumber % TRACES_PER_PANEL === POINTS);
+      if (p === undefined) return;
+      const e = ev.event;
+      this.picks.click(Math.floor(p.curveNumber / TRACES_PER_PANEL), p.pointNumber, !!(e && (e.shiftKey || e.ctrlKey || e.metaKey)));
+    });
+    plot.on("plotly_selected", (ev) => {
+      if (ev === undefined || ev === null) return;
+      const rows = new Map<number, number[]>();
+      for (const pt of ev.points ?? []) {
+        if (pt.curveNumber % TRACES_PER_PANEL !== POINTS) continue;
+        const panel = Math.floor(pt.curveNumber / TRACES_PER_PANEL);
+        const list = rows.get(panel) ?? [];
+        list.push(pt.pointNumber);
+        rows.set(panel, list);
+      }
+      this.picks.select(rows);
+    });
+    plot.on("plotly_deselect", () => this.picks.deselect());
+  }
+
+  private glide(from: Float32Array[], to: Float32Array[], token: number): Promise<void> {
     // rAF stops in hidden tabs: a timer keeps the glide (and whatever waits for it) moving.
     const schedule = (f: () => void) => (document.hidden ? (setTimeout(f, 50), 0) : requestAnimationFrame(f));
+    const indices = to.map((_, i) => i * TRACES_PER_PANEL + POINTS);
     return new Promise((resolve) => {
       const t0 = performance.now();
       const tick = () => {
         if (this.disposed || token !== this.glideToken) return resolve();
         const t = Math.min(1, (performance.now() - t0) / GLIDE_MS);
-        const [xs, ys] = interpolate(from, to, t);
+        const steps = to.map((target, i) => interpolate(from[i], target, t));
         // Each restyle may take a while under software WebGL: time, not frame count, drives t.
-        void Plotly.restyle(this.el, { x: [xs], y: [ys] }, [0]).then(() => {
+        void Plotly.restyle(this.el, { x: steps.map((s) => s[0]), y: steps.map((s) => s[1]) }, indices).then(() => {
           if (token !== this.glideToken) return resolve();
-          this.onScreen = t >= 1 ? to : interleave(xs, ys);
+          this.onScreen = t >= 1 ? to : steps.map(([xs, ys]) => interleave(xs, ys));
           if (t < 1 && !this.disposed) this.animation = schedule(tick);
           else resolve();
         });
@@ -85,85 +155,84 @@ export class ScatterView {
     });
   }
 
-  /** Traces drawn at `xy` (a glide's start); `bad` lists the target's non-finite rows. */
-  private traces(frame: Frame, xy: Float32Array, bad: number[], colorBy: ColorBy): object[] {
+  private traces(p: Panel, index: number, xy: Float32Array, style: PanelStyle): object[] {
+    const { frame } = p;
     const n = frame.n;
-    const xs = new Float64Array(n);
-    const ys = new Float64Array(n);
+    const axes = { xaxis: `x${index === 0 ? "" : index + 1}`, yaxis: `y${index === 0 ? "" : index + 1}` };
+    const xs = new Float64Array(n), ys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       xs[i] = xy[2 * i];
       ys[i] = xy[2 * i + 1];
     }
-    const custom = new Array<[number, string, string]>(n);
-    for (let i = 0; i < n; i++) {
-      custom[i] = [frame.ids[i], classText(frame.labels, i), classText(frame.preds, i)];
-    }
-    const traces: object[] = [
+    const colors = pointColors(frame.labels, frame.preds, n, style.colorBy, frame.groups);
+    const size = n > 20000 ? 2 : n > 5000 ? 3 : 5;
+    const rings = ringTrace(p, axes);
+    return [
+      regionTrace(p.regions, axes),
       {
-        type: "scattergl",
-        mode: "markers",
-        x: xs,
-        y: ys,
-        customdata: custom,
-        hovertemplate: "id %{customdata[0]}<br>label %{customdata[1]}<br>pred %{customdata[2]}<extra></extra>",
-        marker: { size: n > 20000 ? 2 : n > 5000 ? 3 : 5, color: pointColors(frame.labels, frame.preds, n, colorBy), opacity: 0.8 },
+        type: "scattergl", mode: "markers", x: xs, y: ys, ...axes,
+        customdata: hoverRows(frame, style.classNames),
+        hovertemplate: "id %{customdata[0]}<br>label %{customdata[1]}<br>pred %{customdata[2]}<br>group %{customdata[3]}<extra></extra>",
+        marker: {
+          size, color: colors, opacity: 0.8,
+          symbol: style.markWrong ? symbolsForWrong(frame) : "circle",
+        },
         showlegend: false,
       },
+      {
+        type: "scattergl", mode: "lines", ...axes,
+        x: p.trails?.x ?? [], y: p.trails?.y ?? [],
+        line: { color: "rgba(40,40,40,0.45)", width: 1.5 }, hoverinfo: "skip", showlegend: false,
+        visible: p.trails !== null,
+      },
+      rings,
     ];
-    // Rows with non-finite activations have no position: list them in a corner, marked as such.
-    traces.push({
-      type: "scatter",
-      mode: "markers",
-      x: bad.map(() => 0),
-      y: bad.map((_, k) => k),
-      xaxis: "x2",
-      yaxis: "y2",
-      customdata: bad.map((i) => frame.ids[i]),
-      hovertemplate: "id %{customdata}: non-finite activations<extra></extra>",
-      marker: { symbol: "x", color: "#d62728", size: 7 },
-      showlegend: false,
-      visible: bad.length > 0,
-    });
-    return traces;
   }
 
-  private layout(range: ReturnType<typeof bounds>, title: string, bad: number, n: number): object {
-    const note =
-      bad === 0
-        ? []
-        : [{
-            text: bad === n
-              ? `all ${n} points have non-finite activations at this step (red ×)`
-              : `${bad} point(s) with non-finite activations: red × at the right`,
-            xref: "paper", yref: "paper", x: bad === n ? 0.5 : 0.97, y: bad === n ? 0.5 : 1.0,
-            xanchor: bad === n ? "center" : "right", yanchor: bad === n ? "middle" : "bottom",
-            showarrow: false, font: { size: bad === n ? 13 : 10, color: "#d62728" },
-          }];
-    return {
-      annotations: note,
+  private layout(panels: Panel[], starts: Float32Array[]): object {
+    const grid = panelGrid(panels.length);
+    const layout: Record<string, unknown> = {
       margin: { l: 36, r: 12, t: 30, b: 28 },
-      title: { text: title, font: { size: 13 }, x: 0.02 },
-      xaxis: { range: range?.x, zeroline: false, showgrid: false, domain: [0, 0.97] },
-      yaxis: { range: range?.y, zeroline: false, showgrid: false, scaleanchor: undefined },
-      xaxis2: { domain: [0.975, 1], visible: false, fixedrange: true },
-      yaxis2: { anchor: "x2", visible: false, fixedrange: true },
       hovermode: "closest",
-      // Same revision on every update: a user's zoom or pan survives new frames; until then the
-      // ranges above follow the data.
-      uirevision: "keep",
+      dragmode: "zoom",
+      // Same revision on every update: a user's zoom or pan survives new frames.
+      uirevision: `panels-${panels.map((p) => p.frame.layer).join("|")}`,
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "system-ui, sans-serif", size: 11 },
+      annotations: [] as object[],
+      showlegend: false,
     };
+    const annotations = layout.annotations as object[];
+    panels.forEach((p, i) => {
+      const [x0, x1, y0, y1] = grid[i];
+      const suffix = i === 0 ? "" : String(i + 1);
+      const range = bounds(...[starts[i], p.xy]);
+      layout[`xaxis${suffix}`] = { domain: [x0, x1], range: range?.x, zeroline: false, showgrid: false, anchor: `y${suffix}`, showticklabels: panels.length === 1 };
+      layout[`yaxis${suffix}`] = { domain: [y0, y1], range: range?.y, zeroline: false, showgrid: false, anchor: `x${suffix}`, showticklabels: panels.length === 1 };
+      annotations.push({
+        text: p.title, xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom",
+        showarrow: false, font: { size: panels.length === 1 ? 13 : 11 },
+      });
+      const bad = nonFiniteRows(p.xy);
+      if (bad > 0) {
+        annotations.push({
+          text: bad === p.frame.n ? `all ${bad} points have non-finite activations at this step` : `${bad} point(s) with non-finite activations (not drawn)`,
+          xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: (y0 + y1) / 2, xanchor: "center", yanchor: bad === p.frame.n ? "middle" : "bottom",
+          showarrow: false, font: { size: 11, color: "#d62728" },
+        });
+      }
+    });
+    return layout;
   }
 
   /** The plot as an image: a data URL (PNG) or SVG text. */
-  async image(format: "png" | "svg"): Promise<string> {
+  async image(format: ImageFormat): Promise<string> {
     await this.ready;
     return Plotly.toImage(this.el, { format, width: this.el.clientWidth || 640, height: this.el.clientHeight || 480, scale: format === "png" ? 2 : 1 });
   }
 
-  download(format: "png" | "svg", filename: string): Promise<string> {
+  download(format: ImageFormat, filename: string): Promise<string> {
     return Plotly.downloadImage(this.el, { format, filename });
   }
 
@@ -176,9 +245,14 @@ export class ScatterView {
   }
 }
 
-function nonFiniteRows(xy: Float32Array): number[] {
-  const bad: number[] = [];
-  for (let i = 0; 2 * i + 1 < xy.length; i++) if (!Number.isFinite(xy[2 * i]) || !Number.isFinite(xy[2 * i + 1])) bad.push(i);
+interface PlotlyEvent {
+  points?: { curveNumber: number; pointNumber: number }[];
+  event?: MouseEvent;
+}
+
+function nonFiniteRows(xy: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; 2 * i + 1 < xy.length; i++) if (!Number.isFinite(xy[2 * i]) || !Number.isFinite(xy[2 * i + 1])) bad++;
   return bad;
 }
 
@@ -197,7 +271,4 @@ function interleave(xs: Float64Array, ys: Float64Array): Float32Array {
   return out;
 }
 
-function classText(values: Int32Array | null, i: number): string {
-  const v = values?.[i] ?? -1;
-  return v < 0 ? "–" : String(v);
-}
+export { MISSING_COLOR, PALETTE };

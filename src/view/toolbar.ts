@@ -1,57 +1,63 @@
-/** Toolbar controls: layer, reducer, colouring, timeline scrubber, follow-latest and export buttons. */
+/** Toolbar controls: layer, reducer, colouring, the analysis toggles and the export buttons. */
 import type { ColorBy } from "./palette.ts";
-import type { ReduceMethod } from "../reduce/protocol.ts";
+import { IMAGE_FORMATS, REDUCERS, type ImageFormat, type ReduceMethod } from "../contract.ts";
+
+/** The on/off analyses: every layer side by side, decision regions, samples that moved most. */
+export type Toggle = "allLayers" | "regions" | "movers";
 
 export interface ToolbarHandlers {
   layer(name: string): void;
   method(m: ReduceMethod): void;
   colorBy(c: ColorBy): void;
-  scrub(index: number): void;
-  follow(on: boolean): void;
-  exportImage(format: "png" | "svg"): void;
+  toggle(which: Toggle, on: boolean): void;
+  clearSelection(): void;
+  exportImage(format: ImageFormat): void;
 }
+
+const TOGGLES: [Toggle, string, string][] = [
+  ["allLayers", "all layers", "Every watched layer side by side at the same step"],
+  ["regions", "regions", "Background: the class predicted in each region of the map (wrong predictions marked ×)"],
+  ["movers", "movers", "Ring the samples whose neighbourhoods (full-dimensional) changed most over the last frames"],
+];
 
 export class Toolbar {
   readonly el: HTMLDivElement;
   private readonly layerSelect: HTMLSelectElement;
   private readonly methodSelect: HTMLSelectElement;
   private readonly colorSelect: HTMLSelectElement;
-  private readonly slider: HTMLInputElement;
-  private readonly followBox: HTMLInputElement;
+  private readonly boxes = new Map<Toggle, HTMLInputElement>();
+  private readonly clearButton: HTMLButtonElement;
 
   constructor(parent: HTMLElement, handlers: ToolbarHandlers, signal: AbortSignal) {
     this.el = el("div", "sentrycam-toolbar");
     parent.appendChild(this.el);
     this.layerSelect = select(this.el, "layer", "Layer", [], (v) => handlers.layer(v), signal);
-    this.methodSelect = select(this.el, "reducer", "Reducer", [["umap", "UMAP"], ["pca", "PCA"]], (v) => handlers.method(v as ReduceMethod), signal);
+    this.methodSelect = select(this.el, "reducer", "Reducer", REDUCERS.map((r) => [r, r.toUpperCase()]), (v) => handlers.method(v as ReduceMethod), signal);
     this.colorSelect = select(
       this.el,
       "color",
       "Colour",
-      [["label", "by label"], ["pred", "by prediction"], ["correct", "correct / wrong"]],
+      [["label", "by label"], ["pred", "by prediction"], ["correct", "correct / wrong"], ["group", "by group"]],
       (v) => handlers.colorBy(v as ColorBy),
       signal,
     );
-    const scrub = el("label", "sentrycam-scrub");
-    scrub.title = "Scrub through the frames of this layer";
-    this.slider = document.createElement("input");
-    this.slider.type = "range";
-    this.slider.min = "0";
-    this.slider.max = "0";
-    this.slider.value = "0";
-    this.slider.className = "sentrycam-slider";
-    this.slider.setAttribute("aria-label", "frame");
-    this.slider.addEventListener("input", () => handlers.scrub(Number(this.slider.value)), { signal });
-    scrub.appendChild(this.slider);
-    this.el.appendChild(scrub);
-    const follow = el("label", "sentrycam-follow");
-    this.followBox = document.createElement("input");
-    this.followBox.type = "checkbox";
-    this.followBox.checked = true;
-    this.followBox.addEventListener("change", () => handlers.follow(this.followBox.checked), { signal });
-    follow.append(this.followBox, document.createTextNode(" live"));
-    this.el.appendChild(follow);
-    for (const format of ["png", "svg"] as const) {
+    for (const [which, text, title] of TOGGLES) {
+      const label = el("label", `sentrycam-toggle sentrycam-toggle-${which}`);
+      label.title = title;
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.addEventListener("change", () => handlers.toggle(which, box.checked), { signal });
+      label.append(box, document.createTextNode(` ${text}`));
+      this.el.appendChild(label);
+      this.boxes.set(which, box);
+    }
+    this.clearButton = el("button", "sentrycam-clear-selection");
+    this.clearButton.textContent = "clear selection";
+    this.clearButton.title = "Forget the selected points (click a point, or drag a box or lasso, to select)";
+    this.clearButton.hidden = true;
+    this.clearButton.addEventListener("click", () => handlers.clearSelection(), { signal });
+    this.el.appendChild(this.clearButton);
+    for (const format of IMAGE_FORMATS) {
       const b = el("button", `sentrycam-export sentrycam-export-${format}`);
       b.textContent = format.toUpperCase();
       b.title = `Save the current view as ${format.toUpperCase()}`;
@@ -76,11 +82,9 @@ export class Toolbar {
     this.colorSelect.value = c;
   }
 
-  /** Timeline position: `index` of `count` frames; `follow` ticks "live". */
-  setTimeline(index: number, count: number, follow: boolean): void {
-    this.slider.max = String(Math.max(0, count - 1));
-    this.slider.value = String(Math.max(0, index));
-    this.followBox.checked = follow;
+  setSelectionCount(count: number): void {
+    this.clearButton.hidden = count === 0;
+    this.clearButton.textContent = `clear selection (${count})`;
   }
 }
 

@@ -1,6 +1,7 @@
 // Browser page for the reduction scale test: the widget's ReductionClient (Web Worker from inlined
 // source) on generated clusters, with a longtask observer on the main thread. Bundled by the test.
-import { ReductionClient, type Reduced } from "../../src/reduction.ts";
+import { ReductionClient, type Reduced } from "../../src/reduction/client.ts";
+import { startWorkerPort } from "../../src/reduction/worker-port.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 
 interface Report {
@@ -42,7 +43,7 @@ window.runReduction = (n, d, count) =>
     const report: Report = { results: [], longTasks, inWorker: false, error: null, requestMs: [] };
     const frames: Frame[] = [];
     for (let f = 0; f < count; f++) {
-      frames.push({ seq: f, step: f * 10, layer: "big", n, d, ids: new Int32Array(n), labels: null, preds: null, x: clusters(n, d, f + 1, f * 0.05), scalars: {}, metrics: {}, nonFinite: 0, pool: "none", shape: [n, d], projectedFrom: null, every: null });
+      frames.push({ seq: f, step: f * 10, layer: "big", n, d, ids: new Int32Array(n), labels: null, preds: null, groups: null, groupNames: [], tasks: [], x: clusters(n, d, f + 1, f * 0.05), scalars: {}, metrics: {}, nonFinite: 0, pool: "none", shape: [n, d], projectedFrom: null, every: null });
     }
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) longTasks.push(e.duration);
@@ -67,11 +68,11 @@ window.runReduction = (n, d, count) =>
         next();
       },
       progress() {},
-      error(_layer, _seq, message) {
+      error(_layer: string, _seq: number, message: string) {
         report.error = message;
         resolve(report);
       },
-    });
+    }, startWorkerPort);
     report.inWorker = client.inWorker;
     setTimeout(next, 100);
   });

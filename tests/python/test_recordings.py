@@ -19,6 +19,7 @@ import pytest
 
 import sentrycam
 from sentrycam import record
+from sentrycam.protocol import PROTOCOL_VERSION
 
 JOB = Path(__file__).parent / "jobs" / "write_run.py"
 
@@ -303,7 +304,7 @@ def test_read_table_and_read_metrics_query_with_duckdb(tmp_path):
                 loss=1.0 / (step + 1),
             )
     table = sentrycam.read_table(path)
-    assert table.column_names == ["step", "layer", "seq", "id", "label", "pred", "x"]
+    assert table.column_names == ["step", "layer", "seq", "id", "label", "pred", "x", "group"]
     assert table.num_rows == 4 * 2 * 12
     metrics = sentrycam.read_metrics(path)
     assert metrics.column_names == ["step", "layer", "metric", "value"]
@@ -430,7 +431,9 @@ def test_watch_runs_on_alert_functions_and_tells_late_views_the_run_ended(tmp_pa
         time.sleep(0.1)
     assert cam.alerts and [a.step for a in called] == [a.step for a in cam.alerts]
     cam.send = sent  # a view displayed after the run ended says hello
-    cam._handle_message(cam, {"type": "hello", "view": "late", "have": []}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "late", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
     notices = [m for m, _ in sent.of_type("notice")]
     assert notices and notices[-1]["level"] == "info" and "the run ended" in notices[-1]["text"]
     assert len(sent.frame_seqs()) == 40

@@ -14,6 +14,7 @@ from conftest import capture
 import sentrycam
 from sentrycam import SentrycamWarning
 from sentrycam.frames import decode_frame, encode_frame
+from sentrycam.protocol import PROTOCOL_VERSION
 
 
 def test_encoding_matches_the_contract():
@@ -36,9 +37,10 @@ def test_encoding_matches_the_contract():
     meta = json.loads(table.schema.metadata[b"sentrycam"])
     assert meta["step"] == 30 and meta["layer"] == "h" and meta["seq"] == 3
     assert meta["scalars"] == {"loss": 0.25} and meta["metrics"] == {"fisher": None}
-    md = table.schema.metadata
-    assert md[b"step"] == b"30" and md[b"layer"] == b"h"
-    assert json.loads(md[b"scalars"]) == {"loss": 0.25}
+    assert list(table.schema.metadata) == [b"sentrycam"]  # one key: no duplicated facts
+    assert meta["groups"] == [] and meta["tasks"] == []
+    assert table.schema.names == ["id", "label", "pred", "x", "group"]
+    assert table.column("group").null_count == 6
     assert table.column("label").null_count == 1
     assert table.column("pred").null_count == 6
     back = decode_frame(data)
@@ -125,14 +127,21 @@ def test_a_late_view_gets_every_frame_it_missed(sent):
         cam.log(step, {"h": np.full((3, 2), step, dtype=np.float32)})
     cam.flush()
     sent.messages.clear()
-    cam._handle_message(cam, {"type": "hello", "view": "v1", "have": -1}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v1", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
     assert sent.frame_seqs() == [0, 1, 2, 3, 4]
-    assert all(c["replay"] for c, _ in sent.of_type("frames"))
     sent.messages.clear()
-    cam._handle_message(cam, {"type": "hello", "view": "v2", "have": 3}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v2", "have": [[0, 3]], "protocol": PROTOCOL_VERSION}, []
+    )
     assert sent.frame_seqs() == [4]
     sent.messages.clear()  # a view that missed frames 1-2 while its bundle loaded
-    cam._handle_message(cam, {"type": "hello", "view": "v3", "have": [[0, 0], [3, 4]]}, [])
+    cam._handle_message(
+        cam,
+        {"type": "hello", "view": "v3", "have": [[0, 0], [3, 4]], "protocol": PROTOCOL_VERSION},
+        [],
+    )
     assert sent.frame_seqs() == [1, 2]
     decoded = [decode_frame(b) for _, bufs in sent.of_type("frames") for b in bufs]
     assert [f.step for f in decoded] == [1, 2]
@@ -167,7 +176,9 @@ def test_snapshot_without_a_view_says_so(tmp_path):
 
 def test_snapshot_is_written_when_the_view_answers(tmp_path, sent):
     cam = capture(sentrycam.Monitor(), sent)
-    cam._handle_message(cam, {"type": "hello", "view": "v", "have": -1}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
     snap = cam.snapshot(tmp_path / "out" / "view.png")
     assert snap.state == "pending" and "after this cell" in str(snap)
     (request,) = [c for c, _ in sent.of_type("snapshot")]
@@ -184,7 +195,9 @@ def test_snapshot_is_written_when_the_view_answers(tmp_path, sent):
 
 def test_snapshot_rejects_what_is_not_an_image(tmp_path, sent):
     cam = capture(sentrycam.Monitor(), sent)
-    cam._handle_message(cam, {"type": "hello", "view": "v", "have": -1}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
     snap = cam.snapshot(tmp_path / "v.svg")
     assert [c["format"] for c, _ in sent.of_type("snapshot")] == ["svg"]
     with pytest.warns(SentrycamWarning, match="not an SVG"):
@@ -251,6 +264,8 @@ def test_replay_shows_a_recording_with_its_alerts(tmp_path, sent):
         (a.step, a.metric, a.rule) for a in live.alerts
     ]
     assert any(a.step == 20 for a in cam.alerts)
-    cam._handle_message(cam, {"type": "hello", "view": "v", "have": []}, [])
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
     assert sent.frame_seqs() == [f.seq for f in live.frames]
     assert sent.of_type("alerts"), "the replayed alerts reach the view"

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { UMAP } from "umap-js";
 import { knnBruteForce } from "../../src/reduce/knn.ts";
 import { fuzzySimplicialSet } from "../../src/reduce/fuzzy.ts";
-import { clusters } from "../../src/reduce/synthetic.ts";
+import { clusters } from "../../bench/lib/synthetic.ts";
 
 test("fuzzy simplicial set equals umap-js's graph for the same kNN", () => {
   const n = 300, d = 10, k = 15;

@@ -1,8 +1,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { knnBruteForce, knnDescent } from "../../src/reduce/knn.ts";
-import { knnGraphRecall } from "../../src/reduce/quality.ts";
-import { clusters, jitter } from "../../src/reduce/synthetic.ts";
+import { knnGraphRecall } from "../../bench/lib/quality.ts";
+import { clusters, jitter } from "../../bench/lib/synthetic.ts";
 
 /** Naive reference: full sort of every row. */
 function naive(x: Float32Array, n: number, d: number, k: number): Int32Array {

@@ -2,9 +2,9 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { UMAP } from "umap-js";
 import { LayerReducer } from "../../src/reduce/pipeline.ts";
-import { quality, displacement } from "../../src/reduce/quality.ts";
+import { quality, displacement } from "../../bench/lib/quality.ts";
 import { attrExact, coeffTables, repExact, tabulated, UMAP_A, UMAP_B } from "../../src/reduce/layout.ts";
-import { clusters, jitter, seededRandom } from "../../src/reduce/synthetic.ts";
+import { clusters, jitter, seededRandom } from "../../bench/lib/synthetic.ts";
 
 const n = 800, d = 40;
 // many clusters on a 20-D latent: a 2-D PCA view overlaps them, so the layout has work to do

@@ -1,8 +1,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { LayerReducer } from "../../src/reduce/pipeline.ts";
-import { quality } from "../../src/reduce/quality.ts";
-import { clusters, jitter } from "../../src/reduce/synthetic.ts";
+import { quality } from "../../bench/lib/quality.ts";
+import { clusters, jitter } from "../../bench/lib/synthetic.ts";
 
 const finiteRows = (xy: Float32Array): number => {
   let c = 0;

@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { alignTo, fitProcrustes } from "../../src/reduce/procrustes.ts";
-import { displacement } from "../../src/reduce/quality.ts";
+import { displacement } from "../../bench/lib/quality.ts";
 import { Rng } from "../../src/reduce/rng.ts";
 
 function transform(src: Float32Array, theta: number, reflect: boolean, scale: number, tx: number, ty: number): Float32Array {

@@ -1,8 +1,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { quality, qualityReference, embeddingQuality } from "../../src/reduce/quality.ts";
+import { quality, qualityReference, embeddingQuality } from "../../bench/lib/quality.ts";
 import { Rng } from "../../src/reduce/rng.ts";
-import { clusters } from "../../src/reduce/synthetic.ts";
+import { clusters } from "../../bench/lib/synthetic.ts";
 
 test("trustworthiness and recall are 1 for an isometric embedding, low for a random one", () => {
   const n = 600;

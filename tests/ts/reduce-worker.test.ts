@@ -2,7 +2,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { createHandler, createWorkerState, handleMessage } from "../../src/reduce/worker.ts";
 import type { ProgressReply, WorkerReply } from "../../src/reduce/protocol.ts";
-import { clusters } from "../../src/reduce/synthetic.ts";
+import { clusters } from "../../bench/lib/synthetic.ts";
 
 const { x } = clusters(300, 10, { seed: 3 });
 
@@ -26,11 +26,22 @@ test("reduce request → progress messages and a result; state kept per (layer, 
   const r4 = handleMessage(state, { type: "reduce", id: 4, layer: "fc1", method: "pca", x: x.slice(), n: 300, d: 10, seq: 10 });
   assert.ok(r4 && r4.type === "result" && r4.cold === true && r4.method === "pca");
   assert.equal(state.reducers.size, 3);
-  // reset one layer, then all
-  assert.equal(handleMessage(state, { type: "reset", layer: "fc1" }), null);
-  assert.equal(state.reducers.size, 1);
-  handleMessage(state, { type: "reset" });
-  assert.equal(state.reducers.size, 0);
+});
+
+test("calls run the worker's functions by name; a throwing one replies ok: false", () => {
+  const state = createWorkerState();
+  const xy = new Float32Array([0, 0, 0.1, 0, 5, 5, 5.1, 5]);
+  const preds = new Int32Array([0, 0, 1, 1]);
+  const r = handleMessage(state, { type: "call", id: 1, name: "regions", args: [xy, preds, 4, { grid: 8 }] });
+  assert.ok(r && r.type === "return" && r.ok);
+  const regions = r.value as { classes: Int16Array; grid: number };
+  assert.equal(regions.grid, 8);
+  assert.equal(regions.classes[0], 0, "the bottom-left cell is class 0's");
+  assert.equal(regions.classes[63], 1, "the top-right cell is class 1's");
+  const a = { seq: 1, x: new Float32Array(8), n: 4, d: 2 };
+  const bad = handleMessage(state, { type: "call", id: 2, name: "movers", args: [a, { ...a, seq: 2, n: 3, x: new Float32Array(6) }, 2] });
+  assert.ok(bad && bad.type === "return" && !bad.ok);
+  assert.match(bad.message, /probe changed size/);
 });
 
 test("bad request → error reply, not an exception", () => {

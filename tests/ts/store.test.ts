@@ -4,21 +4,19 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { FrameStore } from "../../src/store.ts";
-import { handleMessage, type ModelState } from "../../src/model-state.ts";
+import { createState, handleMessage } from "../../src/model-state.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 import { metricSeries, scalarKeys, alertsFor } from "../../src/metrics/series.ts";
 
 function frame(seq: number, layer = "h", step = seq, n = 4, d = 2): Frame {
   return {
-    seq, step, layer, n, d, ids: new Int32Array(n), labels: null, preds: null,
+    seq, step, layer, n, d, ids: new Int32Array(n), labels: null, preds: null, groups: null, groupNames: [], tasks: [],
     x: new Float32Array(n * d), scalars: { loss: 1 / (step + 1) }, metrics: { fisher: step, cka_prev: NaN }, nonFinite: 0,
     pool: "none", shape: [n, d], projectedFrom: null, every: null,
   };
 }
 
-function state(): ModelState {
-  return { store: new FrameStore(), alerts: [], notices: [], alertListeners: new Set(), noticeListeners: new Set(), snapshotHandlers: new Set() };
-}
+const state = () => createState();
 
 test("the store de-duplicates replays and keeps each layer in seq order", () => {
   const store = new FrameStore();
@@ -27,7 +25,6 @@ test("the store de-duplicates replays and keeps each layer in seq order", () => 
   for (const s of [0, 2, 1, 2, 0, 3]) store.add(frame(s));
   assert.deepEqual(store.frames("h").map((f) => f.seq), [0, 1, 2, 3]);
   assert.equal(store.received, 4);
-  assert.equal(store.maxSeq, 3);
   assert.deepEqual(events, [0, 2, 1, 3]);
   store.add(frame(7));
   store.add(frame(8));
@@ -51,7 +48,7 @@ test("a corrupt buffer is reported and the frames around it are still stored", (
   const good = readFileSync(path.join(import.meta.dirname, "..", "fixtures", "frame_f32.arrows"));
   const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
   const garbage = new Uint8Array(300).fill(42);
-  handleMessage(s, { type: "frames", seqs: [99, 7], replay: false }, [view(garbage), view(new Uint8Array(good))]);
+  handleMessage(s, { type: "frames", seqs: [99, 7] }, [view(garbage), view(new Uint8Array(good))]);
   assert.equal(s.store.received, 1);
   assert.equal(s.store.latest("fc1")?.step, 40);
   assert.equal(s.store.errors.length, 1);
@@ -92,4 +89,14 @@ test("a warning notice is marked as a problem; an info notice (a followed run's 
   handleMessage(s, { type: "notice", level: "info", text: "the run ended: 60 frames" }, []);
   assert.deepEqual(s.notices, ["⚠ recording failed", "the run ended: 60 frames"]);
   assert.deepEqual(told, s.notices);
+});
+
+test("task boundaries come from the tasks message or from the frames, sorted, listeners told once", () => {
+  const s = state();
+  const told: number[] = [];
+  s.taskListeners.add((tasks) => told.push(tasks.length));
+  handleMessage(s, { type: "tasks", tasks: [{ step: 300, name: "5-9" }, { step: 0, name: "0-4" }] }, []);
+  assert.deepEqual(s.tasks.map((t) => t.step), [0, 300]);
+  handleMessage(s, { type: "tasks", tasks: [{ step: 0, name: "0-4" }, { step: 300, name: "5-9" }] }, []);
+  assert.deepEqual(told, [2], "the same boundaries again tell nobody");
 });

@@ -1,5 +1,5 @@
 /** Seeded synthetic data for the reduce tests and benchmark (not used by the pipeline). */
-import { Rng } from "./rng.ts";
+import { Rng } from "../../src/reduce/rng.ts";
 
 /** n points in d dims: `clusters` Gaussian blobs on a low-dimensional latent, plus noise. */
 export function clusters(n: number, d: number, opts: { clusters?: number; latent?: number; sep?: number; noise?: number; seed?: number } = {}): { x: Float32Array; labels: Int32Array } {

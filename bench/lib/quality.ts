@@ -4,9 +4,9 @@
  *   neighbours over a seeded sample of query points;
  * - frame-to-frame displacement after Procrustes alignment, relative to the embedding's scale.
  */
-import { Rng } from "./rng.ts";
-import { alignTo } from "./procrustes.ts";
-import type { KnnGraph } from "./knn.ts";
+import { Rng } from "../../src/reduce/rng.ts";
+import { alignTo } from "../../src/reduce/procrustes.ts";
+import type { KnnGraph } from "../../src/reduce/knn.ts";
 
 export interface QualityReference {
   n: number;

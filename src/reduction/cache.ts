@@ -1,4 +1,4 @@
-import type { Reduced } from "../reduction.ts";
+import type { Reduced } from "./client.ts";
 
 /** Reduced frames by (layer, method, seq), least recently used evicted first. */
 export class ResultCache {
@@ -6,8 +6,12 @@ export class ResultCache {
 
   constructor(private readonly capacity: number) {}
 
+  get size(): number {
+    return this.map.size;
+  }
+
   put(r: Reduced): void {
-    const key = `${r.layer}\u0000${r.method}\u0000${r.seq}`;
+    const key = cacheKey(r.layer, r.method, r.seq);
     this.map.delete(key);
     this.map.set(key, r);
     while (this.map.size > this.capacity) {
@@ -17,8 +21,9 @@ export class ResultCache {
     }
   }
 
+  /** The result, marked as recently used; undefined when not cached. */
   get(layer: string, method: string, seq: number): Reduced | undefined {
-    const key = `${layer}\u0000${method}\u0000${seq}`;
+    const key = cacheKey(layer, method, seq);
     const r = this.map.get(key);
     if (r !== undefined) {
       this.map.delete(key);
@@ -26,4 +31,11 @@ export class ResultCache {
     }
     return r;
   }
+
+  /** The result without touching its recency (for trails over many frames). */
+  peek(layer: string, method: string, seq: number): Reduced | undefined {
+    return this.map.get(cacheKey(layer, method, seq));
+  }
 }
+
+const cacheKey = (layer: string, method: string, seq: number): string => `${layer}\u0000${method}\u0000${seq}`;

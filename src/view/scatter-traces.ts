@@ -1,0 +1,92 @@
+// Pieces of the scatter figure that are pure data: the panel grid, hover rows, the regions
+// heatmap, the rings of selected samples and movers, and the symbols marking wrong predictions.
+import type { Frame } from "../transport/frame.ts";
+import type { Regions } from "../analysis/regions.ts";
+import { PALETTE } from "./palette.ts";
+
+/** [x0, x1, y0, y1] paper domains of `count` panels in a near-square grid, row by row from the top. */
+export function panelGrid(count: number): [number, number, number, number][] {
+  const cols = Math.max(1, Math.ceil(Math.sqrt(count)));
+  const rows = Math.max(1, Math.ceil(count / cols));
+  const gapX = cols > 1 ? 0.04 : 0, gapY = rows > 1 ? 0.08 : 0;
+  const w = (1 - gapX * (cols - 1)) / cols, h = (1 - gapY * (rows - 1)) / rows;
+  const out: [number, number, number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const c = i % cols, r = Math.floor(i / cols);
+    const x0 = c * (w + gapX), top = 1 - r * (h + gapY);
+    out.push([x0, x0 + w, top - h, top - (rows > 1 ? 0.04 : 0)]);
+  }
+  return out;
+}
+
+/** A class as shown: its name when given, else its number; "–" when missing. */
+export function className(value: number, names: readonly string[]): string {
+  if (value < 0) return "–";
+  return names[value] ?? String(value);
+}
+
+/** Per point: id, label, prediction and group as hover text. */
+export function hoverRows(frame: Frame, classNames: readonly string[]): [number, string, string, string][] {
+  const out = new Array<[number, string, string, string]>(frame.n);
+  for (let i = 0; i < frame.n; i++) {
+    const g = frame.groups?.[i] ?? -1;
+    out[i] = [
+      frame.ids[i],
+      className(frame.labels?.[i] ?? -1, classNames),
+      className(frame.preds?.[i] ?? -1, classNames),
+      g < 0 ? "–" : frame.groupNames[g] ?? String(g),
+    ];
+  }
+  return out;
+}
+
+/** "x" where the prediction is wrong, "circle" elsewhere (the research system's pictures). */
+export function symbolsForWrong(frame: Frame): string[] | string {
+  if (frame.labels === null || frame.preds === null) return "circle";
+  const out = new Array<string>(frame.n);
+  for (let i = 0; i < frame.n; i++) {
+    const l = frame.labels[i], p = frame.preds[i];
+    out[i] = l >= 0 && p >= 0 && l !== p ? "x" : "circle";
+  }
+  return out;
+}
+
+/** The decision-region background: a heatmap of the class predicted per cell, faint. */
+export function regionTrace(regions: Regions | null, axes: { xaxis: string; yaxis: string }): object {
+  if (regions === null) return { type: "heatmap", ...axes, z: [[null]], visible: false, showscale: false, hoverinfo: "skip" };
+  const { grid, classes } = regions;
+  const colours = PALETTE.length;
+  const z: (number | null)[][] = [];
+  for (let r = 0; r < grid; r++) {
+    const row: (number | null)[] = [];
+    for (let c = 0; c < grid; c++) {
+      const k = classes[r * grid + c];
+      row.push(k < 0 ? null : (k % colours) + 0.5);
+    }
+    z.push(row);
+  }
+  // One flat band per palette colour: z = class + 0.5 falls inside its own band.
+  const colorscale: [number, string][] = [];
+  PALETTE.forEach((colour, i) => {
+    colorscale.push([i / colours, colour], [(i + 1) / colours, colour]);
+  });
+  return {
+    type: "heatmap", ...axes, z, x0: regions.x0 + regions.dx / 2, dx: regions.dx, y0: regions.y0 + regions.dy / 2, dy: regions.dy,
+    zmin: 0, zmax: colours, colorscale, showscale: false, opacity: 0.22, hoverinfo: "skip", zsmooth: false,
+  };
+}
+
+/** Rings: selected samples (dark) and movers (orange), at their target positions. */
+export function ringTrace(p: { frame: Frame; xy: Float32Array; selectedRows: Int32Array; moverRows: Int32Array | null }, axes: { xaxis: string; yaxis: string }): object {
+  const rows = [...p.selectedRows, ...(p.moverRows ?? [])];
+  const colours = [...Array.from(p.selectedRows, () => "#222"), ...Array.from(p.moverRows ?? [], () => "#ff7f0e")];
+  return {
+    type: "scattergl", mode: "markers", ...axes,
+    x: rows.map((r) => p.xy[2 * r]), y: rows.map((r) => p.xy[2 * r + 1]),
+    customdata: rows.map((r) => p.frame.ids[r]),
+    hovertemplate: "id %{customdata}<extra></extra>",
+    marker: { symbol: "circle-open", size: 11, color: colours, line: { width: 2 } },
+    showlegend: false,
+    visible: rows.length > 0,
+  };
+}

@@ -1,0 +1,67 @@
+"""Python and TypeScript agree on the contract: versions, message shapes and shared constants."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import sentrycam
+from sentrycam import protocol
+from sentrycam.metrics import METRIC_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def ts() -> dict:
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "tsx").exists():
+        pytest.skip("node and the npm packages are needed (bash scripts/setup.sh)")
+    out = subprocess.run(
+        ["node", "--import", "tsx", "tests/ts/support/dump-contract.ts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_versions_agree(ts):
+    package = json.loads((ROOT / "package.json").read_text())
+    assert ts["VERSION"] == package["version"] == sentrycam.__version__
+    assert ts["PROTOCOL_VERSION"] == protocol.PROTOCOL_VERSION
+
+
+def test_message_shapes_agree(ts):
+    def keys(d: dict) -> dict:
+        return {tag: sorted(fields) for tag, fields in d.items()}
+
+    assert keys(ts["KERNEL_MESSAGE_KEYS"]) == protocol.message_keys(protocol.KERNEL_MESSAGES)
+    assert keys(ts["VIEW_MESSAGE_KEYS"]) == protocol.message_keys(protocol.VIEW_MESSAGES)
+
+
+def test_constants_agree(ts):
+    assert tuple(ts["REDUCERS"]) == protocol.REDUCERS
+    assert tuple(ts["IMAGE_FORMATS"]) == protocol.IMAGE_FORMATS
+    assert tuple(ts["SEVERITIES"]) == protocol.SEVERITIES
+    assert tuple(ts["NOTICE_LEVELS"]) == protocol.NOTICE_LEVELS
+    assert ts["DEFAULT_MAX_FRAMES"] == protocol.DEFAULT_MAX_FRAMES
+    assert tuple(ts["METRIC_NAMES"]) == METRIC_KEYS
+    charted = {k for panel in ts["CHART_PANELS"] for k in panel["keys"]}
+    assert charted <= set(METRIC_KEYS), "every chart draws a metric the kernel computes"
+
+
+def test_monitor_defaults_follow_the_contract():
+    import inspect
+
+    from sentrycam.alerts import SEVERITIES
+
+    params = inspect.signature(sentrycam.Monitor).parameters
+    assert params["max_frames"].default == protocol.DEFAULT_MAX_FRAMES
+    assert params["reducer"].default in protocol.REDUCERS
+    assert tuple(SEVERITIES) == protocol.SEVERITIES
