@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from .alerts import Alert, AlertEngine
 from .follow import watch
 from .frames import Frame, decode_frame, encode_frame
+from .groups import GROUP_METRICS, group_metric_name
 from .monitor import Monitor
 from .problems import SentrycamWarning
 from .readback import iter_recording, read_recording
@@ -15,6 +16,7 @@ from .snapshot import Snapshot
 from .tables import read_metrics, read_table
 
 __all__ = [
+    "GROUP_METRICS",
     "Alert",
     "AlertEngine",
     "Frame",
@@ -23,6 +25,7 @@ __all__ = [
     "Snapshot",
     "decode_frame",
     "encode_frame",
+    "group_metric_name",
     "iter_recording",
     "read_metrics",
     "read_recording",

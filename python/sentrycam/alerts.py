@@ -11,6 +11,9 @@ training steps, not frames (see :mod:`sentrycam.rules`). Rules:
                activation norms (``norm_mean`` > 10 x its reference median); mass unit death
                (``dead_frac`` up by >= 0.25 on its reference median); a layer that stopped
                learning (``change_prev`` per step under 1% of its reference median for 100 steps).
+``forgetting`` (default) after a task boundary, a group's accuracy or its representation lost
+               since the end of its task (:mod:`sentrycam.forgetting`); per-group metrics
+               (``accuracy@g`` ...) are watched by this rule only.
 
 No rule but the non-finite one fires during a warm-up (:class:`~sentrycam.rules.Warmup`, in steps
 and frames): a fresh network's norms grow several-fold, its rank and dead fractions move, and
@@ -31,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .explain import explain
+from .forgetting import ForgettingRule
+from .groups import split_group_metric
+from .protocol import SEVERITIES
 from .rules import (
     EVIDENCE_POINTS,
     History,
@@ -92,7 +98,6 @@ MIN_EFFECT: dict[str, float] = {
     "nc1": 0.05,
     "norm_mean": 0.05,
 }
-SEVERITIES = ("info", "warning", "critical")
 #: Exploding norms: ``norm_mean`` above this many times its reference median.
 NORM_FACTOR = 10.0
 #: Mass unit death: ``dead_frac`` up by this much on its reference median.
@@ -215,7 +220,8 @@ class AlertEngine:
     per metric name. ``warmup``: steps and frames of history every rule but the non-finite one
     waits for. ``rearm_steps``: quiet steps after which a rule's episode can fire again.
     ``scalar_confirm``: for run scalars (``layer`` None, e.g. a per-batch training loss) a
-    jump must persist this many more updates before it fires.
+    jump must persist this many more updates before it fires. ``forgetting``: run the
+    forgetting rule on per-group metrics (:mod:`sentrycam.forgetting`).
     """
 
     def __init__(
@@ -228,6 +234,7 @@ class AlertEngine:
         warmup: Warmup | None = None,
         rearm_steps: int = 300,
         scalar_confirm: int = 1,
+        forgetting: bool = True,
     ) -> None:
         self.rule_names = tuple(rules)
         for r in self.rule_names:
@@ -237,6 +244,7 @@ class AlertEngine:
         self.directions = directions or {}
         self.warmup = warmup or Warmup()
         self.rearm_steps, self.scalar_confirm = rearm_steps, scalar_confirm
+        self.forgetting = ForgettingRule(rearm_steps=rearm_steps) if forgetting else None
         self.reference = RobustChangeRule(1, warmup=self.warmup, **self._robust_params())
         self.streams: dict[tuple[str | None, str], _Stream] = {}
         self.alerts: list[Alert] = []
@@ -269,11 +277,28 @@ class AlertEngine:
             self.streams[key] = st
         return st
 
-    def update(self, step: int, layer: str | None, values: dict[str, float]) -> list[Alert]:
-        """Feed one frame's metrics (or one step's scalars); return the alerts raised now."""
+    def update(
+        self,
+        step: int,
+        layer: str | None,
+        values: dict[str, float],
+        *,
+        tasks: Sequence[Any] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> list[Alert]:
+        """Feed one frame's metrics (or one step's scalars); return the alerts raised now.
+
+        ``tasks``: the task boundaries marked when the frame was captured, ``groups``: its
+        group-name list (for the forgetting rule; ``None``: as last time). A frame's per-group
+        metrics (``accuracy@g`` ...) go to the forgetting rule only; run scalars never do.
+        """
         out: list[Alert] = []
         step = int(step)
+        per_group: dict[str, float] = {}
         for metric, raw in values.items():
+            if layer is not None and split_group_metric(metric) is not None:
+                per_group[metric] = raw
+                continue
             try:
                 v = float(raw)
             except (TypeError, ValueError):
@@ -301,6 +326,8 @@ class AlertEngine:
             for name, verdict, severity in fired:
                 told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
             self._quiet(st, step, fired_names)
+        if self.forgetting is not None and (per_group or tasks is not None):
+            out += self.forgetting.observe(step, layer, per_group, tasks, groups)
         self.alerts.extend(out)
         return out
 

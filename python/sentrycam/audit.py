@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from .alerts import Alert, AlertEngine
 from .arrays import to_numpy
+from .group_metrics import GroupTracker, group_metrics
 from .metrics import DORMANT_TAU, METRIC_KEYS, LayerState, layer_metrics
 
 __all__ = ["Auditor"]
@@ -40,6 +43,7 @@ class Auditor:
         self.on_alert = on_alert
         self.on_problem = on_problem if on_problem is not None else _warn
         self.states: dict[str, LayerState] = {}
+        self.trackers: dict[str, GroupTracker] = {}  # per layer: groups' task-end snapshots
         self.alerts: list[Alert] = []
 
     def state(self, layer: str) -> LayerState:
@@ -69,13 +73,19 @@ class Auditor:
         preds: Any = None,
         *,
         projection: Any = None,
+        groups: Any = None,
+        group_names: Sequence[str] = (),
+        ids: Any = None,
+        tasks: Sequence[Any] = (),
     ) -> tuple[dict[str, float], list[Alert]]:
         """Metrics of one frame of ``layer`` and the alerts newly raised by them.
 
-        ``preds`` is accepted for the frame contract; the metrics do not use it yet.
-        ``projection``: see :func:`layer_metrics` (a layer too wide for exact metrics).
+        ``preds`` (class ids) is used by the per-group accuracy. ``projection``: see
+        :func:`layer_metrics` (a layer too wide for exact metrics). ``groups``: each row's group
+        code into ``group_names`` (``-1``: none) adds the per-group metrics of
+        :mod:`.group_metrics` (``ids``: the rows' sample ids); ``tasks``: the task boundaries
+        marked before this frame, for ``cka_task_end`` and the forgetting rule.
         """
-        del preds
         st = self.state(layer)
         try:
             metrics = layer_metrics(x, labels, st, tau=self.tau, projection=projection)
@@ -84,7 +94,24 @@ class Auditor:
             st.prev = None
             metrics = dict.fromkeys(METRIC_KEYS, math.nan)
             metrics = _fallback_nonfinite(x, metrics)
-        return metrics, self._feed(step, layer, metrics)
+        if groups is not None:
+            try:
+                metrics.update(
+                    group_metrics(
+                        x,
+                        codes=np.asarray(groups),
+                        names=group_names,
+                        labels=None if labels is None else to_numpy(labels, "labels"),
+                        preds=None if preds is None else to_numpy(preds, "preds"),
+                        ids=ids,
+                        tasks=tasks,
+                        tracker=self.trackers.setdefault(layer, GroupTracker()),
+                        projection=projection,
+                    )
+                )
+            except Exception as exc:
+                self.on_problem(f"step {step}, layer {layer!r}: per-group metrics failed: {exc!r}")
+        return metrics, self._feed(step, layer, metrics, tasks, group_names)
 
     def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
         """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
@@ -96,9 +123,21 @@ class Auditor:
                 continue
         return self._feed(step, None, clean)
 
-    def _feed(self, step: int, layer: str | None, values: dict[str, float]) -> list[Alert]:
+    def _feed(
+        self,
+        step: int,
+        layer: str | None,
+        values: dict[str, float],
+        tasks: Sequence[Any] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> list[Alert]:
         try:
-            new = self.engine.update(int(step), layer, values)
+            if tasks is None and groups is None:
+                new = self.engine.update(int(step), layer, values)
+            else:
+                new = self.engine.update(
+                    int(step), layer, values, tasks=list(tasks or ()), groups=list(groups or ())
+                )
         except Exception as exc:
             self.on_problem(f"step {step}: the alert engine failed: {exc!r}")
             return []
@@ -118,8 +157,6 @@ def _warn(message: str) -> None:
 def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
     """Best-effort ``nonfinite_frac`` when the full metric pass failed."""
     try:
-        import numpy as np
-
         a = to_numpy(x, "activations")
         if a.size:
             metrics["nonfinite_frac"] = float(1.0 - np.isfinite(a).mean())

@@ -31,6 +31,7 @@ class LayerCapture:
     labels: np.ndarray | None = None
     preds: Any = None  # int vector, logits, or a CPU tensor still being copied from the GPU
     ids: np.ndarray | None = None
+    groups: np.ndarray | None = None  # int32 codes into Capture.group_names (-1: no group)
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Capture:
     scalars: dict[str, float] = field(default_factory=dict)
     every: int | None = None  # the capture cadence (None for ``log()``)
     ready: list[Any] = field(default_factory=list)  # CUDA events: the copies to the CPU are done
+    group_names: tuple[str, ...] = ()  # the monitor's group-name list when it was captured
+    tasks: tuple[dict[str, Any], ...] = ()  # the task boundaries marked before it
 
 
 class FrameBuilder:
@@ -106,8 +109,9 @@ class FrameBuilder:
         wire = source if wire_dim == d else self._project(layer, rows, wire_dim)
         exact = n * d <= EXACT_METRICS_MAX_VALUES
         self._tell_width(layer, n, d, plan.dim, plan.reason, exact)
+        ids = lc.ids if lc.ids is not None else np.arange(n, dtype=np.int32)
         metrics, alerts = self._metrics(
-            step, layer, source, None if exact else wire, lc.labels, preds
+            capture, layer, source, None if exact else wire, lc, preds, ids
         )
         if plan.dim is None:
             return None, alerts
@@ -117,7 +121,7 @@ class FrameBuilder:
             step=step,
             layer=layer,
             x=x,
-            ids=lc.ids if lc.ids is not None else np.arange(n, dtype=np.int32),
+            ids=ids,
             labels=lc.labels,
             preds=preds,
             scalars=capture.scalars,
@@ -127,6 +131,9 @@ class FrameBuilder:
             shape=lc.pooled.shape,
             projected_from=d if wire_dim != d else None,
             every=capture.every,
+            groups=lc.groups,
+            group_names=list(capture.group_names) if lc.groups is not None else [],
+            tasks=list(capture.tasks),
         )
         try:
             frame.ipc = encode(frame, self.dtype)
@@ -201,17 +208,34 @@ class FrameBuilder:
             )
 
     def _metrics(
-        self, step: int, layer: str, x: np.ndarray, projection: Any, labels: Any, preds: Any
+        self,
+        capture: Capture,
+        layer: str,
+        x: np.ndarray,
+        projection: Any,
+        lc: LayerCapture,
+        preds: Any,
+        ids: np.ndarray,
     ) -> tuple[dict[str, float], list[Any]]:
-        """Metrics of ``x`` (on its ``projection`` where the full width is too large)."""
+        """Metrics of ``x`` (on its ``projection`` where the full width is too large), the
+        per-group ones included, and the alerts they raise."""
         if self.auditor is None:
             return {}, []
         source, projected = _torch_if_loaded(x), _torch_if_loaded(projection)
         return self._guard(
-            step,
+            capture.step,
             f"layer {layer!r}: computing metrics",
             lambda: self.auditor.observe(
-                step, layer, source, labels=labels, preds=preds, projection=projected
+                capture.step,
+                layer,
+                source,
+                labels=lc.labels,
+                preds=preds,
+                projection=projected,
+                groups=lc.groups,
+                group_names=capture.group_names,
+                ids=ids,
+                tasks=capture.tasks,
             ),
             ({}, []),
         )

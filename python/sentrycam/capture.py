@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import as_int_vector, is_tensor
+from .groups import GroupNames
 from .pool import PoolChoice, Pooled, first_tensor, pool_output
 
 DEFAULT_PROBE_BATCH = 256  # probes up to this many samples run in one pass; larger ones in chunks
@@ -26,10 +27,15 @@ INNER_WRAPPER_SEGMENTS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", 
 
 
 class Probe:
-    """A fixed probe set: inputs ``x`` (a tensor, or tuple/dict of tensors) and optional labels."""
+    """A fixed probe set: inputs ``x`` (a tensor, or tuple/dict of tensors), optional labels and
+    optional groups: ``probe=x``, ``(x, y)`` or ``(x, y, groups)`` (a model taking three inputs
+    is given ``((a, b, c), y)``). ``groups`` are encoded into ``group_names`` (a fresh list by
+    default); a wrong length or type raises ``ValueError`` / ``TypeError``."""
 
-    def __init__(self, probe: Any, *, needs_model_input: bool) -> None:
-        x, y = _split_probe(probe)
+    def __init__(
+        self, probe: Any, *, needs_model_input: bool, group_names: GroupNames | None = None
+    ) -> None:
+        x, y, groups = _split_probe(probe)
         self.n = _batch_size(x)
         if needs_model_input and not _is_model_input(x):
             raise ValueError(
@@ -40,6 +46,13 @@ class Probe:
         self._given = x  # moved copies are made from these, so casts never compound
         self._placement: tuple[Any, Any] = (None, None)
         self.labels: np.ndarray | None = as_int_vector(y, "probe labels", self.n)
+        self.groups: np.ndarray | None = None  # int32 codes into group_names (-1: no group)
+        if groups is not None:
+            names = group_names if group_names is not None else GroupNames()
+            try:
+                self.groups = names.encode(groups, self.n)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"probe groups: {exc}") from None
 
     def follow(self, model: Any) -> None:
         """Keep the inputs on the model's device, floating inputs in its floating dtype.
@@ -63,10 +76,11 @@ class Probe:
             yield _slice(self.x, start, start + size)
 
 
-def _split_probe(probe: Any) -> tuple[Any, Any]:
-    if isinstance(probe, tuple | list) and len(probe) == 2 and not is_tensor(probe):
-        return probe[0], probe[1]
-    return probe, None
+def _split_probe(probe: Any) -> tuple[Any, Any, Any]:
+    """``(x, y, groups)`` of a probe given as ``x``, ``(x, y)`` or ``(x, y, groups)``."""
+    if isinstance(probe, tuple | list) and len(probe) in (2, 3) and not is_tensor(probe):
+        return probe[0], probe[1], probe[2] if len(probe) == 3 else None
+    return probe, None, None
 
 
 def _is_model_input(x: Any) -> bool:

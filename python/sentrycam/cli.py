@@ -114,6 +114,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"alerts     {sum(counts.values())}" + (f" ({told})" if told else ""))
     if facts["scalars"]:
         print(f"scalars    {', '.join(facts['scalars'])}")
+    if facts["tasks"]:
+        print("tasks      " + ", ".join(f"{t['name']} (step {t['step']})" for t in facts["tasks"]))
     return EXIT_OK
 
 
@@ -141,6 +143,7 @@ def _export(args: argparse.Namespace) -> int:
         layers=layers,
         reducer=args.reducer,
         title=args.title or f"sentrycam: {args.run}",
+        tasks=poll.frames[-1].tasks if poll.frames else [],
     )
     print(f"wrote {out} ({_size(out.stat().st_size)}, {len(poll.frames)} frames)")
     return EXIT_OK
@@ -226,6 +229,7 @@ def summary(poll: Poll, alerts: list[Any], run: str) -> dict[str, Any]:
         "layers": list(layers.values()),
         "alerts": dict(Counter(a.severity for a in alerts)),
         "scalars": scalars,
+        "tasks": frames[-1].tasks if frames else [],
     }
 
 

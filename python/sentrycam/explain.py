@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from .rules import Verdict
 
-__all__ = ["METRIC_TEXT", "MetricText", "explain"]
+__all__ = ["METRIC_TEXT", "MetricText", "explain", "explain_forgetting"]
 
 
 class MetricText(NamedTuple):
@@ -167,3 +167,37 @@ def explain(
         "sentrycam": "SentryCam's rule",
     }.get(verdict.kind, verdict.kind)
     return f"{where}{t.noun} {verb} {amount} in {span} steps ({how}): {t.meaning} — {t.causes}?"
+
+
+def explain_forgetting(
+    kind: str,
+    layer: str | None,
+    group: str,
+    task: str,
+    later: list[str],
+    value: float,
+    reference: float,
+    threshold: float,
+    task_end: int,
+    span: int,
+) -> str:
+    """The message of a forgetting alert (``kind``: ``"accuracy"`` or ``"cka"``) on ``group``,
+    whose task ``task`` ended at step ``task_end`` and was followed by the tasks ``later``;
+    the value has been past ``threshold`` for ``span`` steps."""
+    after = ", then ".join(repr(t) for t in later) or "a later task"
+    causes = (
+        f"catastrophic forgetting — training on task {after} overwrote what the network had "
+        f"learnt for {group!r}; rehearse old samples (replay), lower the learning rate, or "
+        "regularise (EWC, distillation)?"
+    )
+    if kind == "accuracy":
+        return (
+            f"accuracy on group {group!r} fell from {reference:.2f} at the end of its task "
+            f"{task!r} (step {task_end}) to {value:.2f} (-{reference - value:.2f}; below "
+            f"{threshold:.2f} for {span} steps): {causes}"
+        )
+    return (
+        f"{layer}: group {group!r} is represented very differently from the end of its task "
+        f"{task!r} (step {task_end}): linear CKA {value:.2f} against those same samples then "
+        f"(below {threshold:.2f} for {span} steps): {causes}"
+    )

@@ -29,7 +29,9 @@ MAX_BACKOFF_S = 30.0  # longest wait between polls after read errors (network do
 
 
 class AlertReplay:
-    """Feeds recorded frames (in order) to an alert engine, once per metric and scalar step."""
+    """Feeds recorded frames (in order) to an alert engine, once per metric and scalar step,
+    with the task boundaries and group names each frame was captured with (the forgetting
+    rule needs them)."""
 
     def __init__(self, engine: Any = None) -> None:
         self.engine = engine if engine is not None else AlertEngine()
@@ -42,7 +44,13 @@ class AlertReplay:
             if frame.scalars and frame.step != self._last_scalar_step:
                 alerts += self.engine.update(frame.step, None, frame.scalars)
                 self._last_scalar_step = frame.step
-            alerts += self.engine.update(frame.step, frame.layer, frame.metrics)
+            alerts += self.engine.update(
+                frame.step,
+                frame.layer,
+                frame.metrics,
+                tasks=frame.tasks,
+                groups=frame.group_names,
+            )
         return alerts
 
 

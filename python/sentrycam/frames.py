@@ -1,13 +1,16 @@
 """Frames: one capture of one layer, validated and encoded as an Arrow IPC stream.
 
 Wire and disk format (public contract, see the design doc): one Arrow IPC *stream* per layer per
-capture, with columns ``id: int32``, ``label: int32`` (nullable), ``pred: int32`` (nullable) and
-``x: FixedSizeList<float32 | float16>[D]``. The schema metadata key ``sentrycam`` holds JSON with
-``seq``, ``step``, ``layer``, ``n``, ``d``, ``scalars``, ``metrics``, ``nonfinite`` (count of
-NaN/Inf values), ``pool`` (how the output became rows), ``shape`` (the output's shape before
-pooling), ``projected_from`` (the width before the random projection, or null) and ``every``
-(the capture cadence, or null for ``log()``); ``seq``, ``step``, ``layer``, ``scalars`` and
-``metrics`` (JSON) also stand under keys of their own.
+capture, with columns ``id: int32``, ``label: int32`` (nullable), ``pred: int32`` (nullable),
+``x: FixedSizeList<float32 | float16>[D]`` and ``group: int32`` (nullable: each sample's group as
+an index into the ``groups`` name list, null where it has none; last, and absent from recordings
+made before groups existed: read columns by name). The schema metadata has one key,
+``sentrycam``: JSON with ``version``, ``seq``, ``step``, ``layer``, ``n``, ``d``, ``scalars``,
+``metrics``, ``nonfinite`` (count of NaN/Inf values), ``pool`` (how the output became rows),
+``shape`` (the output's shape before pooling), ``projected_from`` (the width before the random
+projection, or null), ``every`` (the capture cadence, or null for ``log()``), ``groups`` (the group
+names, in code order; ``[]`` without groups) and ``tasks`` (every task boundary marked before the
+capture, ``[{"step": s, "name": n}, ...]``; ``[]`` without). Non-finite numbers are JSON nulls.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class Frame:
     projection when the layer was wider than ``max_dim``). ``shape`` is the layer output's shape
     before pooling, ``pool`` how it became rows, ``projected_from`` the width before the random
     projection (``None`` when there was none), ``every`` the capture cadence at the time.
+    ``groups``: each sample's group as an index into ``group_names`` (``-1``: none; ``None``
+    when no sample has a group); ``tasks``: the task boundaries marked before the capture.
     """
 
     seq: int
@@ -50,6 +55,9 @@ class Frame:
     shape: tuple[int, ...] = ()
     projected_from: int | None = None
     every: int | None = None
+    groups: np.ndarray | None = None
+    group_names: list[str] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     ipc: bytes = field(default=b"", repr=False)
 
     @property
@@ -100,6 +108,7 @@ def encode(frame: Frame, dtype: str = "float32") -> bytes:
         nullable_int32(frame.labels, n),
         nullable_int32(frame.preds, n),
         x_col,
+        nullable_int32(frame.groups, n),
     ]
     meta = {
         "version": FORMAT_VERSION,
@@ -115,6 +124,8 @@ def encode(frame: Frame, dtype: str = "float32") -> bytes:
         "shape": [int(s) for s in frame.shape] or [int(n), int(d)],
         "projected_from": frame.projected_from,
         "every": frame.every,
+        "groups": [str(g) for g in frame.group_names] if frame.groups is not None else [],
+        "tasks": [{"step": int(t["step"]), "name": str(t["name"])} for t in frame.tasks],
     }
     schema = pa.schema(
         [
@@ -122,16 +133,9 @@ def encode(frame: Frame, dtype: str = "float32") -> bytes:
             pa.field("label", pa.int32()),
             pa.field("pred", pa.int32()),
             pa.field("x", x_col.type, nullable=False),
+            pa.field("group", pa.int32()),
         ],
-        metadata={
-            META_KEY: json.dumps(meta).encode(),
-            # The same facts under their own keys, for readers that look for them directly.
-            b"seq": str(meta["seq"]).encode(),
-            b"step": str(meta["step"]).encode(),
-            b"layer": frame.layer.encode(),
-            b"scalars": json.dumps(meta["scalars"]).encode(),
-            b"metrics": json.dumps(meta["metrics"]).encode(),
-        },
+        metadata={META_KEY: json.dumps(meta).encode()},
     )
     batch = pa.RecordBatch.from_arrays(cols, schema=schema)
     sink = pa.BufferOutputStream()
@@ -153,8 +157,12 @@ def encode_frame(
     metrics: dict[str, float] | None = None,
     nonfinite: int | None = None,
     dtype: str = "float32",
+    groups: np.ndarray | None = None,
+    group_names: list[str] | None = None,
+    tasks: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """Encode one frame given as arrays (see :func:`encode`)."""
+    """Encode one frame given as arrays (see :func:`encode`); ``groups`` are codes into
+    ``group_names`` (``-1``: no group)."""
     frame = Frame(
         seq=seq,
         step=step,
@@ -166,12 +174,16 @@ def encode_frame(
         scalars=dict(scalars or {}),
         metrics=dict(metrics or {}),
         nonfinite=count_nonfinite(x) if nonfinite is None else int(nonfinite),
+        groups=None if groups is None else np.asarray(groups, dtype=np.int32),
+        group_names=list(group_names or []),
+        tasks=list(tasks or []),
     )
     return encode(frame, dtype)
 
 
 def nullable_int32(values: np.ndarray | None, n: int) -> pa.Array:
-    """Labels or predictions as an int32 column: null where absent (``None``) or negative."""
+    """Labels, predictions or group codes as an int32 column: null where absent (``None``) or
+    negative."""
     if values is None:
         return pa.nulls(n, type=pa.int32())
     return pa.array(values, type=pa.int32(), mask=values < 0)
@@ -209,6 +221,9 @@ def _frame_from_table(table: pa.Table, data: bytes | pa.Buffer) -> Frame:
         shape=tuple(int(s) for s in meta.get("shape", (x.shape[0], d))),
         projected_from=meta.get("projected_from"),
         every=meta.get("every"),
+        groups=_int_or_none(batch.column("group")) if "group" in batch.schema.names else None,
+        group_names=[str(g) for g in meta.get("groups", [])],
+        tasks=[{"step": int(t["step"]), "name": str(t["name"])} for t in meta.get("tasks", [])],
         ipc=data if isinstance(data, bytes) else data.to_pybytes(),
     )
 

@@ -21,20 +21,22 @@ import anywidget
 import traitlets
 
 from . import notices
-from .arrays import as_int_vector
 from .builder import Capture, FrameBuilder, LayerCapture
 from .cadence import Cadence
 from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner, resolve_layers
 from .channel import ViewChannel
 from .distributed import Distributed
 from .frames import Frame
+from .groups import GroupNames, task_boundary
 from .html import write_html
+from .inputs import Inputs
 from .pipeline import CapturePipeline
-from .pool import check_pool, pool_array, pool_for
+from .pool import check_pool, pool_for
 from .problems import ProblemLog, SentrycamWarning
 from .project import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES
+from .protocol import DEFAULT_MAX_FRAMES, REDUCERS
 from .record import Recorder
-from .settings import check_settings, step_number
+from .settings import check_class_names, check_settings, step_number
 from .snapshot import Snapshot
 
 __all__ = ["Monitor", "SentrycamWarning"]
@@ -66,16 +68,24 @@ class Monitor(anywidget.AnyWidget):
     metrics, alerts, encoding, recording and sending run on a background thread (``sync=True``
     does everything inside the step). In a ``torch.distributed`` job only rank 0 captures
     (``distributed="rank0"``); ``distributed="shard"`` splits the probe pass over every rank (FSDP);
-    see :mod:`.distributed`.
+    see :mod:`.distributed`. ``cam.task(name)`` marks a task boundary and ``probe=(x, y, groups)``
+    (or ``log(..., groups=...)``) puts samples in groups: per-group metrics and forgetting alerts
+    (:mod:`.groups`, :mod:`.group_metrics`, :mod:`.forgetting`).
     """
 
     _esm = _static_or(STATIC / "widget.js", _MISSING_BUNDLE_ESM)
     _css = _static_or(STATIC / "widget.css", "")
 
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    reducer = traitlets.Unicode("umap").tag(sync=True)
-    every = traitlets.Int(50).tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
+    reducer = traitlets.Unicode(REDUCERS[0]).tag(sync=True)
+    # Kernel-side only (the views read the cadence from each frame; the title is the page's).
+    every = traitlets.Int(50)
+    title = traitlets.Unicode("")
+    #: A name per class id (``class_names[3]`` names label 3): the views' hover text and legend.
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: The ids of the samples selected in a view; the view writes it, so it is current in Python
+    #: once the running cell has finished (ipykernel handles view messages between cells).
+    selection = traitlets.List(traitlets.Int()).tag(sync=True)
     _uid = traitlets.Unicode("").tag(sync=True)  # keys the browser-side state shared by views
 
     def __init__(
@@ -86,9 +96,9 @@ class Monitor(anywidget.AnyWidget):
         every: int = 50,
         *,
         record: str | os.PathLike[str] | None = None,
-        max_frames: int = 1000,
+        max_frames: int = DEFAULT_MAX_FRAMES,
         max_bytes: int = 1 << 30,
-        reducer: str = "umap",
+        reducer: str = REDUCERS[0],
         dtype: str = "float32",
         title: str = "",
         strict: bool = False,
@@ -101,11 +111,16 @@ class Monitor(anywidget.AnyWidget):
         budget: float | None = None,
         alerts: Any = None,
         distributed: str = "rank0",
+        class_names: Any = None,
     ) -> None:
         layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
         check_settings(
             every, reducer, dtype, max_frames, max_dim, max_frame_bytes, probe_batch, budget
         )
+        names = check_class_names(class_names)
+        self._groups = GroupNames()  # the group-name list every frame's codes index into
+        self._tasks: tuple[dict[str, Any], ...] = ()  # task boundaries (cam.task), in order
+        self._last_step = 0  # the last step given to step()/log(): where task() marks
         check_pool(pool, layer_names if model is not None else None)
         dist = Distributed.for_process(distributed, model=model, budget=budget, record=record)
         self._dist = dist
@@ -119,11 +134,16 @@ class Monitor(anywidget.AnyWidget):
         if model is not None:
             self._attach(model, probe, layer_names, pool)
         elif probe is not None:
-            self._probe = Probe(probe, needs_model_input=False)
+            self._probe = Probe(probe, needs_model_input=False, group_names=self._groups)
         record = dist.record_path(record)  # None on a rank that makes no frames
         recorder = Recorder(record) if record is not None else None
         super().__init__(
-            layers=layer_names, reducer=reducer, every=every, title=title, _uid=uuid.uuid4().hex
+            layers=layer_names,
+            reducer=reducer,
+            every=every,
+            title=title,
+            class_names=names,
+            _uid=uuid.uuid4().hex,
         )
         self._pool = pool
         self._probe_batch = probe_batch or DEFAULT_PROBE_BATCH
@@ -131,6 +151,7 @@ class Monitor(anywidget.AnyWidget):
         self._recorder = recorder
         self._alert_callbacks: list[Callable[[Any], Any]] = []
         self._log = ProblemLog(lambda text: self._channel.notice(text), strict=strict)
+        self._inputs = Inputs(self._log.report, self._groups)
         self._channel = ViewChannel(
             lambda content, buffers=None: self.send(content, buffers),
             max_frames=max_frames,
@@ -188,6 +209,11 @@ class Monitor(anywidget.AnyWidget):
         return self._log.messages
 
     @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """The task boundaries marked so far (:meth:`task`), in order: ``{"step", "name"}``."""
+        return [dict(t) for t in self._tasks]
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` has finished (nothing more is captured or followed)."""
         return self._pipeline.closed
@@ -211,6 +237,7 @@ class Monitor(anywidget.AnyWidget):
             return
         if type(step) is not int:
             step = step_number(step)
+        self._last_step = step
         pipeline, cadence = self._pipeline, self._cadence
         if pipeline.undelivered or pipeline.log.pending:
             pipeline.deliver()
@@ -247,16 +274,19 @@ class Monitor(anywidget.AnyWidget):
             return
         for problem in run.problems:
             self._log.report(f"step {step}: {problem}")
+        probe = self._probe
         layers = {
-            name: LayerCapture(pooled, labels=self._probe.labels, preds=run.preds)
+            name: LayerCapture(pooled, labels=probe.labels, preds=run.preds, groups=probe.groups)
             for name, pooled in run.layers.items()
         }
         capture = Capture(
             step,
             layers,
-            self._clean_scalars(step, scalars),
+            self._inputs.scalars(step, scalars),
             self._cadence.effective_every,
             run.ready,
+            group_names=self._groups.names,
+            tasks=self._tasks,
         )
         self._pipeline.submit(capture, t0)
 
@@ -270,7 +300,7 @@ class Monitor(anywidget.AnyWidget):
                 "and y integer labels (or probe=x)"
             )
         check_pool(pool, layer_names)
-        self._probe = Probe(probe, needs_model_input=True)
+        self._probe = Probe(probe, needs_model_input=True, group_names=self._groups)
         if self._dist.active:  # no runner (no hooks, no probe on the device) on an idle rank
             self._runner = ProbeRunner(model, modules, lambda name: pool_for(pool, name))
             self._bind_probe()
@@ -285,6 +315,9 @@ class Monitor(anywidget.AnyWidget):
             self._builder.next_seq = max(self._builder.next_seq, frame.seq + 1)
         if known != list(self.layers):
             self.layers = known
+        if frames and tuple(frames[-1].tasks) != self._tasks:  # the run's boundaries so far
+            self._tasks = tuple(dict(t) for t in frames[-1].tasks)
+            self._channel.set_tasks(self.tasks)
         self._channel.push(frames, send=send)
         if send:
             self._channel.flush()
@@ -331,41 +364,56 @@ class Monitor(anywidget.AnyWidget):
         labels: Any = None,
         preds: Any = None,
         *,
+        groups: Any = None,
         ids: Any = None,
         **scalars: Any,
     ) -> None:
         """Capture one frame per entry of ``activations`` ({layer name: array-like, one row per
-        sample; more dimensions are pooled like a layer output}). In a multi-process job only
-        the ranks that make frames keep them (rank 0 unless ``distributed="all"``)."""
+        sample; more dimensions are pooled like a layer output}). ``groups``: one group per
+        sample (integers or strings; the probe's groups by default). In a multi-process job
+        only the ranks that make frames keep them (rank 0 unless ``distributed="all"``)."""
         if not self._dist.makes_frames:
             return
         step = step_number(step)
+        self._last_step = step
         if not isinstance(activations, Mapping):
             raise TypeError(
                 f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"
             )
         self._pipeline.deliver()
         t0 = time.perf_counter()
-        if labels is None and self._probe is not None:
-            labels = self._probe.labels
+        probe = self._probe
+        if probe is not None and labels is None:
+            labels = probe.labels
         layers: dict[str, LayerCapture] = {}
         for key, values in activations.items():
             name = str(key)
             if name not in self.layers:
                 self.layers = [*self.layers, name]
-            try:
-                pooled = pool_array(values, name, pool_for(self._pool, name))
-            except Exception as exc:  # bad input must not stop training
-                self._log.report(f"step {step}: {exc}; this layer's frame was not sent", exc)
-                continue
-            n = int(pooled.rows.shape[0])
-            layers[name] = LayerCapture(
-                pooled,
-                labels=self._int_vector(labels, "labels", n, step, name),
-                preds=self._int_vector(preds, "preds", n, step, name),
-                ids=self._int_vector(ids, "ids", n, step, name),
+            layer = self._inputs.layer(
+                step,
+                name,
+                values,
+                pool_for(self._pool, name),
+                labels=labels,
+                preds=preds,
+                ids=ids,
+                groups=groups,
+                default_groups=probe.groups if probe is not None else None,
             )
-        self._pipeline.submit(Capture(step, layers, self._clean_scalars(step, scalars)), t0)
+            if layer is not None:
+                layers[name] = layer
+        scalars = self._inputs.scalars(step, scalars)
+        capture = Capture(step, layers, scalars, group_names=self._groups.names, tasks=self._tasks)
+        self._pipeline.submit(capture, t0)
+
+    def task(self, name: str) -> None:
+        """Mark a task boundary: training on task ``name`` starts at the current step (the last
+        step given to ``step()``/``log()``; 0 before any). Every frame captured from now on
+        carries every boundary marked so far; the views mark them on the timeline; a group
+        whose task has ended is watched for forgetting (:mod:`.forgetting`)."""
+        self._tasks = (*self._tasks, task_boundary(name, self._last_step))
+        self._channel.set_tasks(self.tasks)
 
     # ---- alerts, exports, lifecycle ---------------------------------------------------------
 
@@ -398,6 +446,8 @@ class Monitor(anywidget.AnyWidget):
             layers=list(self.layers),
             reducer=self.reducer,
             title=title or self.title or "sentrycam",
+            class_names=list(self.class_names),
+            tasks=self.tasks,
         )
 
     @classmethod
@@ -450,22 +500,6 @@ class Monitor(anywidget.AnyWidget):
 
     def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         self._channel.handle(content, buffers, self._pipeline.alerts)
-
-    def _int_vector(self, values: Any, name: str, n: int, step: int, layer: str) -> Any:
-        try:
-            return as_int_vector(values, name, n)
-        except Exception as exc:  # bad input must not stop training
-            self._log.report(f"step {step}, layer {layer!r}: {exc}; sent without {name}", exc)
-            return None
-
-    def _clean_scalars(self, step: int, scalars: dict[str, Any]) -> dict[str, float]:
-        clean: dict[str, float] = {}
-        for key, value in scalars.items():
-            try:
-                clean[key] = float(value.item() if hasattr(value, "item") else value)
-            except Exception as exc:  # bad input must not stop training
-                self._log.report(f"step {step}: scalar {key}={value!r} is not a number ({exc})")
-        return clean
 
     def _on_trim(self, frame: Frame) -> None:
         if self._channel.stream.trimmed_frames == 1:

@@ -26,6 +26,7 @@ TABLE_SCHEMA = pa.schema(
         pa.field("pred", pa.int32()),
         # Layers differ in width, so x is a variable-size list (float32, whatever was sent).
         pa.field("x", pa.list_(pa.float32()), nullable=False),
+        pa.field("group", pa.string()),  # the sample's group name; null where it has none
     ]
 )
 METRICS_SCHEMA = pa.schema(
@@ -39,7 +40,7 @@ METRICS_SCHEMA = pa.schema(
 
 
 def read_table(path: str | os.PathLike[str]) -> pa.Table:
-    """Every row of a recording: columns ``step, layer, seq, id, label, pred, x``."""
+    """Every row of a recording: columns ``step, layer, seq, id, label, pred, x, group``."""
     return frames_table(read_recording(path))
 
 
@@ -96,5 +97,16 @@ def _frame_batch(frame: Frame) -> pa.RecordBatch:
         nullable_int32(frame.labels, n),
         nullable_int32(frame.preds, n),
         pa.ListArray.from_arrays(offsets, pa.array(x)),
+        _group_column(frame),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=TABLE_SCHEMA)
+
+
+def _group_column(frame: Frame) -> pa.Array:
+    """Each sample's group name (null where it has none, or its code has no name)."""
+    if frame.groups is None or not frame.group_names:
+        return pa.nulls(frame.n, type=pa.string())
+    names = pa.array(frame.group_names, pa.string())
+    codes = np.asarray(frame.groups, dtype=np.int32)
+    known = (codes >= 0) & (codes < len(names))
+    return names.take(pa.array(np.where(known, codes, 0), mask=~known))

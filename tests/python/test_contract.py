@@ -11,6 +11,7 @@ import pytest
 
 import sentrycam
 from sentrycam import protocol
+from sentrycam.groups import GROUP_METRICS, GROUP_SEP
 from sentrycam.metrics import METRIC_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,9 @@ def test_constants_agree(ts):
     assert tuple(ts["NOTICE_LEVELS"]) == protocol.NOTICE_LEVELS
     assert ts["DEFAULT_MAX_FRAMES"] == protocol.DEFAULT_MAX_FRAMES
     assert tuple(ts["METRIC_NAMES"]) == METRIC_KEYS
+    assert tuple(ts["GROUP_METRICS"]) == GROUP_METRICS
+    assert ts["GROUP_SEPARATOR"] == GROUP_SEP
+    assert {p["metric"] for p in ts["GROUP_PANELS"]} <= set(GROUP_METRICS)
     charted = {k for panel in ts["CHART_PANELS"] for k in panel["keys"]}
     assert charted <= set(METRIC_KEYS), "every chart draws a metric the kernel computes"
 

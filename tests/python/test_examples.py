@@ -44,3 +44,17 @@ def test_cnn_notebook_runs_within_its_budget(tmp_path):
     every = int(text.split("effective every ")[1].split()[0])
     assert captures >= 2 and every >= 10, text
     assert "layer act2: output (256, 32, 8, 8) -> rows (256, 32) (mean)" in text, text
+
+
+def test_continual_notebook_raises_forgetting_of_the_first_task(tmp_path):
+    text = _run(tmp_path, "continual.ipynb")
+    assert "after task 0-4: accuracy on 0-4 0.9" in text, text  # learnt, then forgotten
+    assert "after task 5-9: accuracy on 0-4 0.0" in text, text
+    boundary = int(text.split("'name': '5-9'")[0].split("'step': ")[-1].rstrip(", "))
+    alerts = [line.split()[:5] for line in text.splitlines() if line.startswith("step ")]
+    steps = [int(a[1]) for a in alerts]
+    metrics = [a[4].rstrip(":") for a in alerts]  # step N severity layer metric: message
+    assert "forgetting_accuracy@0-4" in metrics, text
+    assert alerts[metrics.index("forgetting_accuracy@0-4")][3] == "(model)", text
+    assert all(s > boundary for s in steps), text  # nothing before the boundary
+    assert not any(m.startswith("forgetting") and m.endswith("5-9") for m in metrics), text
