@@ -4,7 +4,7 @@ import Plotly from "./plotly.ts";
 import type { Frame } from "../transport/frame.ts";
 import type { Alert, TaskBoundary } from "../transport/messages.ts";
 import { alertsFor, groupKeys, metricSeries, scalarKeys } from "../metrics/series.ts";
-import { PALETTE } from "./palette.ts";
+import { PALETTE, groupColor } from "./palette.ts";
 import { CHART_PANELS, GROUP_PANELS } from "../contract.ts";
 
 /** A chart panel: its title and the metric keys drawn in it (one colour each). */
@@ -13,6 +13,8 @@ interface ChartPanel {
   keys: string[];
   /** Legend text per key (group names for the per-group panels). */
   names?: string[];
+  /** One line per group: drawn in the groups' colours. */
+  perGroup?: boolean;
 }
 const MIN_INTERVAL_MS = 400;
 /** First and second series of a metric panel (the panel title names them in this order). */
@@ -133,12 +135,13 @@ function chartPanels(frames: readonly Frame[]): ChartPanel[] {
   const panels: ChartPanel[] = CHART_PANELS.map((p) => ({ title: p.title, keys: [...p.keys], names: p.names && [...p.names] }));
   for (const { title, metric } of GROUP_PANELS) {
     const groups = groupKeys(frames, metric);
-    if (groups.length > 0) panels.push({ title, keys: groups.map((g) => g.key), names: groups.map((g) => g.group) });
+    if (groups.length > 0) panels.push({ title, keys: groups.map((g) => g.key), names: groups.map((g) => g.group), perGroup: true });
   }
   return panels;
 }
 
 function seriesColor(panel: ChartPanel, i: number): string {
+  if (panel.perGroup) return groupColor(i);
   return panel.keys.length <= SECOND_COLORS.length ? SECOND_COLORS[i] : PALETTE[i % PALETTE.length];
 }
 

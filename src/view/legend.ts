@@ -1,9 +1,6 @@
 /** The colour key under the scatter: one swatch per class (with its name) or per group shown. */
-import { PALETTE } from "./palette.ts";
-
 export interface LegendEntry {
-  /** Index into PALETTE (class label or group code). */
-  code: number;
+  color: string;
   text: string;
 }
 
@@ -17,22 +14,28 @@ export class Legend {
     parent.appendChild(this.el);
   }
 
-  show(title: string, entries: LegendEntry[]): void {
-    const key = title + entries.map((e) => `${e.code}:${e.text}`).join("|");
+  /** Sections of swatches, each with its title (empty sections are left out). */
+  show(sections: { title: string; entries: LegendEntry[] }[]): void {
+    const shown = sections.filter((s) => s.entries.length > 0);
+    const key = JSON.stringify(shown);
     if (key === this.last) return;
     this.last = key;
-    const head = document.createElement("span");
-    head.className = "sentrycam-legend-title";
-    head.textContent = entries.length ? title : "";
     this.el.replaceChildren(
-      head,
-      ...entries.map((e) => {
-        const item = document.createElement("span");
-        item.className = "sentrycam-legend-item";
-        const swatch = document.createElement("i");
-        swatch.style.background = PALETTE[e.code % PALETTE.length];
-        item.append(swatch, document.createTextNode(e.text));
-        return item;
+      ...shown.flatMap(({ title, entries }) => {
+        const head = document.createElement("span");
+        head.className = "sentrycam-legend-title";
+        head.textContent = title;
+        return [
+          head,
+          ...entries.map((e) => {
+            const item = document.createElement("span");
+            item.className = "sentrycam-legend-item";
+            const swatch = document.createElement("i");
+            swatch.style.background = e.color;
+            item.append(swatch, document.createTextNode(e.text));
+            return item;
+          }),
+        ];
       }),
     );
   }

@@ -7,7 +7,7 @@ import type { WidgetModel } from "../model.ts";
 import type { Reduced } from "../reduction/client.ts";
 import type { Frame } from "../transport/frame.ts";
 import type { ImageFormat, ReduceMethod } from "../contract.ts";
-import type { ColorBy } from "./palette.ts";
+import { classColor, groupColor, type ColorBy } from "./palette.ts";
 import { ScatterView, type Panel, type PanelStyle } from "./scatter.ts";
 import { Toolbar, type Toggle } from "./toolbar.ts";
 import { Timeline, type TimelineMark } from "./timeline.ts";
@@ -89,7 +89,6 @@ export class MonitorView {
         const ids = [...rows].flatMap(([panel, list]) => list.map((r) => this.scatter.panels[panel]?.frame.ids[r] ?? -1));
         this.select([...new Set(ids.filter((id) => id >= 0))]);
       },
-      deselect: () => this.select([]),
     });
     this.legend = new Legend(main);
     const side = div(body, "sentrycam-side");
@@ -332,12 +331,21 @@ export class MonitorView {
     this.updateAttributes();
   }
 
+  /** Group colours when points are coloured by group; class colours for labels, predictions and regions. */
   private updateLegend(frame: Frame, style: PanelStyle): void {
-    const byGroup = this.colorBy === "group";
-    const values = byGroup ? frame.groups : this.colorBy === "pred" ? frame.preds : frame.labels;
-    const present = [...new Set(values ?? [])].filter((v) => v >= 0).sort((a, b) => a - b);
-    const text = (v: number) => (byGroup ? frame.groupNames[v] ?? String(v) : className(v, style.classNames));
-    this.legend.show(this.colorBy === "correct" ? "" : byGroup ? "group" : "class", this.colorBy === "correct" ? [] : present.map((v) => ({ code: v, text: text(v) })));
+    const codes = (...columns: (Int32Array | null)[]) =>
+      [...new Set(columns.flatMap((c) => (c === null ? [] : Array.from(c))))].filter((v) => v >= 0).sort((a, b) => a - b);
+    const classes = this.colorBy === "label" || this.colorBy === "pred" || this.toggles.regions;
+    this.legend.show([
+      {
+        title: this.toggles.regions && this.colorBy !== "label" && this.colorBy !== "pred" ? "regions" : "class",
+        entries: classes ? codes(frame.labels, frame.preds).map((v) => ({ color: classColor(v), text: className(v, style.classNames) })) : [],
+      },
+      {
+        title: "group",
+        entries: this.colorBy === "group" ? codes(frame.groups).map((v) => ({ color: groupColor(v), text: frame.groupNames[v] ?? String(v) })) : [],
+      },
+    ]);
   }
 
   private updateStatus(): void {

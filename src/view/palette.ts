@@ -8,6 +8,11 @@ export const MISSING_COLOR = "#9aa0a6";
 export const CORRECT_COLOR = "#59a14f";
 export const WRONG_COLOR = "#e15759";
 
+/** The colour of class `code` (a label or a prediction). */
+export const classColor = (code: number): string => PALETTE[code % PALETTE.length];
+/** The colour of group `code`: taken from the palette's far end, so groups and classes differ. */
+export const groupColor = (code: number): string => PALETTE[PALETTE.length - 1 - (code % PALETTE.length)];
+
 export type ColorBy = "label" | "pred" | "correct" | "group";
 
 /** One CSS colour per point for the chosen colouring; -1 (missing) gets a neutral grey. */
@@ -26,7 +31,7 @@ export function pointColors(
       out[i] = l < 0 || p < 0 ? MISSING_COLOR : l === p ? CORRECT_COLOR : WRONG_COLOR;
     } else {
       const c = (by === "label" ? labels : by === "pred" ? preds : groups)?.[i] ?? -1;
-      out[i] = c < 0 ? MISSING_COLOR : PALETTE[c % PALETTE.length];
+      out[i] = c < 0 ? MISSING_COLOR : by === "group" ? groupColor(c) : classColor(c);
     }
   }
   return out;

@@ -1,7 +1,8 @@
-// One place registers the traces of the partial Plotly bundle: core (which carries `scatter`) and
-// `scattergl` for the point cloud. The interface below is the slice of plotly.js this widget uses.
+// One place registers the traces of the partial Plotly bundle: core (which carries `scatter`),
+// `scattergl` for the point cloud and `heatmap` for the decision regions behind it. The interface below is the slice of plotly.js this widget uses.
 import core from "plotly.js/lib/core";
 import scattergl from "plotly.js/lib/scattergl";
+import heatmap from "plotly.js/lib/heatmap";
 
 export interface PlotlyApi {
   register(modules: unknown[]): void;
@@ -14,6 +15,6 @@ export interface PlotlyApi {
 }
 
 const Plotly = core as unknown as PlotlyApi;
-Plotly.register([scattergl]);
+Plotly.register([scattergl, heatmap]);
 
 export default Plotly;

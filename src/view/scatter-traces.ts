@@ -40,15 +40,19 @@ export function hoverRows(frame: Frame, classNames: readonly string[]): [number,
   return out;
 }
 
-/** "x" where the prediction is wrong, "circle" elsewhere (the research system's pictures). */
-export function symbolsForWrong(frame: Frame): string[] | string {
-  if (frame.labels === null || frame.preds === null) return "circle";
-  const out = new Array<string>(frame.n);
+/** Marks for wrong predictions (the research system's pictures): a larger "x" where the
+ * prediction differs from the label, a plain dot elsewhere. */
+export function wrongMarks(frame: Frame, size: number): { symbol: string[] | string; size: number[] | number } {
+  if (frame.labels === null || frame.preds === null) return { symbol: "circle", size };
+  const symbol = new Array<string>(frame.n);
+  const sizes = new Array<number>(frame.n);
   for (let i = 0; i < frame.n; i++) {
     const l = frame.labels[i], p = frame.preds[i];
-    out[i] = l >= 0 && p >= 0 && l !== p ? "x" : "circle";
+    const wrong = l >= 0 && p >= 0 && l !== p;
+    symbol[i] = wrong ? "x" : "circle";
+    sizes[i] = wrong ? size + 4 : size;
   }
-  return out;
+  return { symbol, size: sizes };
 }
 
 /** The decision-region background: a heatmap of the class predicted per cell, faint. */
@@ -79,13 +83,13 @@ export function regionTrace(regions: Regions | null, axes: { xaxis: string; yaxi
 /** Rings: selected samples (dark) and movers (orange), at their target positions. */
 export function ringTrace(p: { frame: Frame; xy: Float32Array; selectedRows: Int32Array; moverRows: Int32Array | null }, axes: { xaxis: string; yaxis: string }): object {
   const rows = [...p.selectedRows, ...(p.moverRows ?? [])];
-  const colours = [...Array.from(p.selectedRows, () => "#222"), ...Array.from(p.moverRows ?? [], () => "#ff7f0e")];
+  const colours = [...Array.from(p.selectedRows, () => "rgba(20,20,20,0.7)"), ...Array.from(p.moverRows ?? [], () => "#ff7f0e")];
   return {
     type: "scattergl", mode: "markers", ...axes,
     x: rows.map((r) => p.xy[2 * r]), y: rows.map((r) => p.xy[2 * r + 1]),
     customdata: rows.map((r) => p.frame.ids[r]),
     hovertemplate: "id %{customdata}<extra></extra>",
-    marker: { symbol: "circle-open", size: 11, color: colours, line: { width: 2 } },
+    marker: { symbol: "circle-open", size: 9, color: colours, line: { width: 1.2 } },
     showlegend: false,
     visible: rows.length > 0,
   };

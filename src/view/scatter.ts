@@ -10,7 +10,7 @@ import type { Frame } from "../transport/frame.ts";
 import type { Regions } from "../analysis/regions.ts";
 import { bounds, interpolate } from "./glide.ts";
 import { MISSING_COLOR, PALETTE, pointColors, type ColorBy } from "./palette.ts";
-import { hoverRows, panelGrid, regionTrace, ringTrace, symbolsForWrong } from "./scatter-traces.ts";
+import { hoverRows, panelGrid, regionTrace, ringTrace, wrongMarks } from "./scatter-traces.ts";
 import type { ImageFormat } from "../contract.ts";
 
 const GLIDE_MS = 450;
@@ -43,7 +43,6 @@ export interface PickHandlers {
   click(panel: number, row: number, add: boolean): void;
   /** A box or lasso selection: rows per panel. */
   select(rows: Map<number, number[]>): void;
-  deselect(): void;
 }
 
 export class ScatterView {
@@ -128,9 +127,10 @@ export class ScatterView {
         list.push(pt.pointNumber);
         rows.set(panel, list);
       }
-      this.picks.select(rows);
+      // Plotly also reports an empty selection when a redraw clears its box: keep the selection
+      // (the toolbar's "clear selection" button clears it).
+      if (rows.size > 0) this.picks.select(rows);
     });
-    plot.on("plotly_deselect", () => this.picks.deselect());
   }
 
   private glide(from: Float32Array[], to: Float32Array[], token: number): Promise<void> {
@@ -173,16 +173,13 @@ export class ScatterView {
         type: "scattergl", mode: "markers", x: xs, y: ys, ...axes,
         customdata: hoverRows(frame, style.classNames),
         hovertemplate: "id %{customdata[0]}<br>label %{customdata[1]}<br>pred %{customdata[2]}<br>group %{customdata[3]}<extra></extra>",
-        marker: {
-          size, color: colors, opacity: 0.8,
-          symbol: style.markWrong ? symbolsForWrong(frame) : "circle",
-        },
+        marker: { color: colors, opacity: 0.8, ...(style.markWrong ? wrongMarks(frame, size) : { symbol: "circle", size }) },
         showlegend: false,
       },
       {
         type: "scattergl", mode: "lines", ...axes,
         x: p.trails?.x ?? [], y: p.trails?.y ?? [],
-        line: { color: "rgba(40,40,40,0.45)", width: 1.5 }, hoverinfo: "skip", showlegend: false,
+        line: { color: "rgba(40,40,40,0.35)", width: 1 }, hoverinfo: "skip", showlegend: false,
         visible: p.trails !== null,
       },
       rings,
