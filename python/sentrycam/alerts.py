@@ -284,12 +284,11 @@ class AlertEngine:
         values: dict[str, float],
         *,
         tasks: Sequence[Any] | None = None,
-        groups: Sequence[str] | None = None,
     ) -> list[Alert]:
         """Feed one frame's metrics (or one step's scalars); return the alerts raised now.
 
-        ``tasks``: the task boundaries marked when the frame was captured, ``groups``: its
-        group-name list (for the forgetting rule; ``None``: as last time). A frame's per-group
+        ``tasks``: the task boundaries marked when the frame was captured (for the forgetting
+        rule; ``None``: as last time). A frame's per-group
         metrics (``accuracy@g`` ...) go to the forgetting rule only; run scalars never do.
         """
         out: list[Alert] = []
@@ -327,7 +326,7 @@ class AlertEngine:
                 told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
             self._quiet(st, step, fired_names)
         if self.forgetting is not None and (per_group or tasks is not None):
-            out += self.forgetting.observe(step, layer, per_group, tasks, groups)
+            out += self.forgetting.observe(step, layer, per_group, tasks)
         self.alerts.extend(out)
         return out
 

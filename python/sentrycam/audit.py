@@ -111,7 +111,7 @@ class Auditor:
                 )
             except Exception as exc:
                 self.on_problem(f"step {step}, layer {layer!r}: per-group metrics failed: {exc!r}")
-        return metrics, self._feed(step, layer, metrics, tasks, group_names)
+        return metrics, self._feed(step, layer, metrics, tasks)
 
     def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
         """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
@@ -129,15 +129,12 @@ class Auditor:
         layer: str | None,
         values: dict[str, float],
         tasks: Sequence[Any] | None = None,
-        groups: Sequence[str] | None = None,
     ) -> list[Alert]:
         try:
-            if tasks is None and groups is None:
+            if tasks is None:
                 new = self.engine.update(int(step), layer, values)
             else:
-                new = self.engine.update(
-                    int(step), layer, values, tasks=list(tasks or ()), groups=list(groups or ())
-                )
+                new = self.engine.update(int(step), layer, values, tasks=list(tasks))
         except Exception as exc:
             self.on_problem(f"step {step}: the alert engine failed: {exc!r}")
             return []

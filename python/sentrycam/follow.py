@@ -44,13 +44,7 @@ class AlertReplay:
             if frame.scalars and frame.step != self._last_scalar_step:
                 alerts += self.engine.update(frame.step, None, frame.scalars)
                 self._last_scalar_step = frame.step
-            alerts += self.engine.update(
-                frame.step,
-                frame.layer,
-                frame.metrics,
-                tasks=frame.tasks,
-                groups=frame.group_names,
-            )
+            alerts += self.engine.update(frame.step, frame.layer, frame.metrics, tasks=frame.tasks)
         return alerts
 
 

@@ -101,7 +101,6 @@ class ForgettingRule:
         self.rearm_steps = rearm_steps
         self.watches: dict[tuple[str, str | None, str], _Watch] = {}
         self.tasks: list[Any] = []
-        self.groups: list[str] = []
 
     def observe(
         self,
@@ -109,14 +108,11 @@ class ForgettingRule:
         layer: str | None,
         values: dict[str, float],
         tasks: Sequence[Any] | None = None,
-        groups: Sequence[str] | None = None,
     ) -> list[Any]:
         """Judge one frame's per-group metrics (``tasks``: the boundaries marked when it was
-        captured, ``groups``: its group-name list; ``None``: as last time). New alerts."""
+        captured; ``None``: as last time). New alerts."""
         if tasks is not None:
             self.tasks = list(tasks)
-        if groups is not None:
-            self.groups = [str(g) for g in groups]
         out = []
         for name, raw in values.items():
             parsed = split_group_metric(name)
@@ -140,8 +136,7 @@ class ForgettingRule:
             w.restart(None)  # steps went backwards: a new run
             w.history.clear()
         w.last_step = step
-        index = self.groups.index(group) if group in self.groups else len(self.tasks)
-        task = task_of(index, group, self.tasks)
+        task = task_of(group, self.tasks)
         if task != w.task:
             w.restart(task)
         if math.isfinite(v):

@@ -84,7 +84,7 @@ def group_metrics(
         values = dict.fromkeys(GROUP_METRICS, _NAN)
         values.update(_geometry(ops, xa, rows, labels))
         values["accuracy"] = _accuracy(member, labels, preds)
-        task = task_of(code, name, tasks)
+        task = task_of(name, tasks)
         if tracker is not None and task is not None and rows.sum() > 0:
             values["cka_task_end"] = _task_end_cka(
                 ops, tracker, name, task, current, ids[rows], ops.take(xa, rows)

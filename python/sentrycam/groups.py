@@ -25,6 +25,7 @@ from .arrays import to_numpy
 
 __all__ = [
     "GROUP_METRICS",
+    "MAX_GROUPS",
     "GroupNames",
     "group_metric_name",
     "split_group_metric",
@@ -54,14 +55,22 @@ def split_group_metric(name: str) -> tuple[str, str] | None:
     return None
 
 
-def task_of(index: int, name: str, tasks: Sequence[Any]) -> int | None:
-    """The index in ``tasks`` of the task group ``name`` (at ``index`` in the group-name list)
-    was trained in: the latest task of the same name; when no task has that name, the
-    ``index``-th task marked (groups and tasks matched in order); ``None`` when there is none."""
+def task_of(name: str, tasks: Sequence[Any]) -> int | None:
+    """The index in ``tasks`` of the task group ``name`` was trained in: the latest task of the
+    same name; for an integer group ``g`` with no task of its name, the ``g``-th task marked
+    (groups 0, 1, 2 ... are the tasks in order); ``None`` otherwise (a string group is matched by
+    name only: the order in which string groups first appear says nothing about their tasks)."""
     for i in range(len(tasks) - 1, -1, -1):
         if str(tasks[i]["name"]) == name:
             return i
-    return index if index < len(tasks) else None
+    if name.isdigit() and int(name) < len(tasks):
+        return int(name)
+    return None
+
+
+#: Most groups a monitor keeps: a group is a task or a split, not a sample. Samples of groups
+#: beyond it travel without a group (and it is reported), so frames and per-group work stay small.
+MAX_GROUPS = 64
 
 
 class GroupNames:
@@ -76,8 +85,9 @@ class GroupNames:
         """The codes of ``values`` (one group per sample, ``n`` samples) as an int32 vector
         (``-1``: no group), adding new names to the list; ``None`` when no sample has a group.
 
-        Raises ``ValueError`` (wrong length, non-integer numbers) or ``TypeError`` (neither an
-        integer nor a string) with a plain message; the list is unchanged then.
+        Raises ``ValueError`` (wrong length, non-integer numbers, more than :data:`MAX_GROUPS`
+        groups) or ``TypeError`` (neither an integer nor a string) with a plain message; the list
+        is unchanged then.
         """
         keys, numeric = _group_keys(values, n)
         valid = keys >= 0 if numeric else keys != ""
@@ -86,6 +96,13 @@ class GroupNames:
         uniq, first, inverse = np.unique(keys[valid], return_index=True, return_inverse=True)
         names = [str(int(u)) if numeric else str(u) for u in uniq]
         order = range(len(uniq)) if numeric else np.argsort(first, kind="stable")
+        new = [names[i] for i in order if names[i] not in self._index]
+        if len(self._names) + len(new) > MAX_GROUPS:
+            raise ValueError(
+                f"groups would make {len(self._names) + len(new)} distinct groups, more than "
+                f"{MAX_GROUPS}: a group is a task or a split of the data, not a sample (pass ids= "
+                "to name samples)"
+            )
         for i in order:  # integers sorted, strings in order of first appearance
             if names[i] not in self._index:
                 self._index[names[i]] = len(self._names)

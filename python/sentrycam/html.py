@@ -12,7 +12,7 @@ from typing import Any
 
 from . import __version__
 from .frames import Frame
-from .protocol import TaskBoundary
+from .protocol import REDUCERS, TaskBoundary
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,7 +33,7 @@ def write_html(
     *,
     alerts: Iterable[Any] = (),
     layers: list[str] | None = None,
-    reducer: str = "umap",
+    reducer: str = REDUCERS[0],
     title: str = "sentrycam",
     class_names: list[str] | None = None,
     tasks: list[TaskBoundary] | None = None,

@@ -406,7 +406,7 @@ def _feed(engine, accuracy, *, boundary=200, every=10, start=0):
         step = start + i * every
         seen = [*tasks, {"step": boundary, "name": "new"}] if step > boundary else tasks
         metrics = {"accuracy@old": value, "accuracy@new": 0.0}
-        out += engine.update(step, "h", metrics, tasks=seen, groups=["old", "new"])
+        out += engine.update(step, "h", metrics, tasks=seen)
     return [a for a in out if a.metric.startswith("forgetting")]
 
 
@@ -427,3 +427,28 @@ def test_the_forgetting_rule_waits_out_the_stability_gap_and_one_alert_per_episo
     _feed(engine, before + forgot)
     again = _feed(engine, before + forgot)  # steps went back: a new run, a new episode
     assert [a.step for a in again] == [260]
+
+
+def test_string_groups_are_matched_with_tasks_by_name_only():
+    """Groups named unlike the tasks (listed in another order) are not judged against them."""
+    from sentrycam.groups import task_of
+
+    tasks = [{"step": 0, "name": "A"}, {"step": 300, "name": "B"}]
+    assert task_of("A", tasks) == 0 and task_of("B", tasks) == 1
+    assert task_of("task B samples", tasks) is None
+    assert task_of("task A samples", tasks) is None
+    assert task_of("0", tasks) == 0 and task_of("1", tasks) == 1, "integer groups: in order"
+    assert task_of("2", tasks) is None
+
+
+def test_more_groups_than_the_cap_are_a_problem_not_an_error(recwarn):
+    from sentrycam.groups import MAX_GROUPS
+
+    cam = sentrycam.Monitor()
+    x = np.zeros((MAX_GROUPS + 5, 4), dtype=np.float32)
+    cam.log(0, {"h": x}, groups=np.arange(MAX_GROUPS + 5))  # one group per sample: a mistake
+    cam.log(1, {"h": x}, groups=np.arange(MAX_GROUPS + 5) % 2)
+    frames = cam.frames
+    assert frames[0].groups is None and frames[1].group_names == ["0", "1"]
+    assert any("more than" in p and str(MAX_GROUPS) in p for p in cam.problems)
+    cam.close()

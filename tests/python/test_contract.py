@@ -12,7 +12,7 @@ import pytest
 import sentrycam
 from sentrycam import protocol
 from sentrycam.groups import GROUP_METRICS, GROUP_SEP
-from sentrycam.metrics import METRIC_KEYS
+from sentrycam.metrics import KNN_K, METRIC_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,7 @@ def test_constants_agree(ts):
     assert tuple(ts["SEVERITIES"]) == protocol.SEVERITIES
     assert tuple(ts["NOTICE_LEVELS"]) == protocol.NOTICE_LEVELS
     assert ts["DEFAULT_MAX_FRAMES"] == protocol.DEFAULT_MAX_FRAMES
+    assert ts["KNN_K"] == KNN_K
     assert tuple(ts["METRIC_NAMES"]) == METRIC_KEYS
     assert tuple(ts["GROUP_METRICS"]) == GROUP_METRICS
     assert ts["GROUP_SEPARATOR"] == GROUP_SEP
@@ -60,12 +61,11 @@ def test_constants_agree(ts):
     assert charted <= set(METRIC_KEYS), "every chart draws a metric the kernel computes"
 
 
-def test_monitor_defaults_follow_the_contract():
-    import inspect
-
-    from sentrycam.alerts import SEVERITIES
-
-    params = inspect.signature(sentrycam.Monitor).parameters
-    assert params["max_frames"].default == protocol.DEFAULT_MAX_FRAMES
-    assert params["reducer"].default in protocol.REDUCERS
-    assert tuple(SEVERITIES) == protocol.SEVERITIES
+def test_synced_traits_agree(ts):
+    """The view's typed model (src/model.ts Traits) has exactly the monitor's synced traits."""
+    own = {
+        name
+        for name, trait in sentrycam.Monitor.class_traits(sync=True).items()
+        if any(name in vars(cls) for cls in sentrycam.Monitor.__mro__[:1])
+    }
+    assert set(ts["TRAIT_NAMES"]) == own
