@@ -11,6 +11,8 @@ export const VERSION = "0.1.0";
 
 export const REDUCERS = ["umap", "pca"] as const;
 export type ReduceMethod = (typeof REDUCERS)[number];
+/** `value` when it names a reducer, else the default (the first). */
+export const asReducer = (value: unknown): ReduceMethod => (REDUCERS as readonly unknown[]).includes(value) ? (value as ReduceMethod) : REDUCERS[0];
 
 export const IMAGE_FORMATS = ["png", "svg"] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
@@ -34,6 +36,9 @@ export const METRIC_NAMES = [
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
+/** Neighbours in the kernel's knn_jaccard_prev (python/sentrycam/metrics.py KNN_K). */
+export const KNN_K = 10;
+
 /** Per-group metrics, sent as `${metric}@${group}` (python/sentrycam/groups.py). */
 export const GROUP_METRICS = ["separation", "intra_var", "accuracy", "cka_task_end"] as const;
 export type GroupMetric = (typeof GROUP_METRICS)[number];
@@ -43,11 +48,12 @@ export const GROUP_SEPARATOR = "@";
 export const CHART_PANELS: readonly { title: string; keys: readonly MetricName[]; names?: readonly string[] }[] = [
   { title: "class separation: Fisher ratio", keys: ["fisher"] },
   { title: "effective rank (RankMe)", keys: ["eff_rank"] },
-  { title: "vs previous frame", keys: ["cka_prev", "knn_jaccard_prev"], names: ["CKA", "kNN Jaccard@10"] },
+  { title: "vs previous frame", keys: ["cka_prev", "knn_jaccard_prev"], names: ["CKA", `kNN Jaccard@${KNN_K}`] },
   { title: "unit fraction", keys: ["dead_frac", "dormant_frac"], names: ["dead", "dormant"] },
 ];
 /** Per-group panels (shown when frames carry groups), one line per group. */
 export const GROUP_PANELS: readonly { title: string; metric: GroupMetric }[] = [
   { title: "accuracy per group", metric: "accuracy" },
+  { title: "class separation per group", metric: "separation" },
   { title: "CKA to end of its task, per group", metric: "cka_task_end" },
 ];

@@ -19,3 +19,8 @@ export interface Traits {
 }
 
 export type WidgetModel = AnyModel<Traits>;
+
+/** Every trait name, for the contract test (the check below fails to compile if one is missing). */
+export const TRAIT_NAMES = ["layers", "reducer", "_uid", "class_names", "selection"] as const satisfies readonly (keyof Traits)[];
+type Unlisted = Exclude<keyof Traits, (typeof TRAIT_NAMES)[number]>;
+export const TRAITS_LISTED: [Unlisted] extends [never] ? true : Unlisted = true;

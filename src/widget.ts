@@ -8,6 +8,7 @@ import { startWorkerPort } from "./reduction/worker-port.ts";
 import { PROTOCOL_VERSION, VERSION, type ReduceMethod } from "./contract.ts";
 import type { Traits, WidgetModel } from "./model.ts";
 import type { Alert, TaskBoundary } from "./transport/messages.ts";
+import { base64Bytes } from "./transport/base64.ts";
 
 let viewCounter = 0;
 
@@ -59,12 +60,7 @@ export function mountPage(el: HTMLElement, data: PageData): void {
   } as unknown as WidgetModel;
   const state = createState(startWorkerPort);
   new MonitorView(model, state, el, new AbortController().signal);
-  const bytes = (b64: string): DataView => {
-    const s = atob(b64);
-    const u = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
-    return new DataView(u.buffer);
-  };
+  const bytes = (b64: string): DataView => new DataView(base64Bytes(b64).buffer);
   if (data.tasks.length) handleMessage(state, { type: "tasks", tasks: data.tasks }, []);
   handleMessage(state, { type: "frames", seqs: data.frames.map((_, i) => i) }, data.frames.map(bytes));
   if (data.alerts.length) handleMessage(state, { type: "alerts", alerts: data.alerts }, []);

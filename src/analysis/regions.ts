@@ -33,7 +33,8 @@ export interface Regions {
   confidence: Float32Array;
 }
 
-const DEFAULT_GRID = 64;
+/** Cells per side: fine enough to follow cluster borders, coarse enough to draw at once. */
+export const DEFAULT_GRID = 64;
 /** Odd, so two classes cannot tie on unweighted counts; small, so boundaries stay local. */
 const DEFAULT_K = 7;
 const DEFAULT_PAD = 0.05;
@@ -179,11 +180,4 @@ export function decisionRegions(xy: Float32Array, preds: Int32Array, n: number, 
     }
   }
   return out;
-}
-
-/** The class of the cell containing (x, y); −1 outside the grid or for a non-finite position. */
-export function regionAt(r: Regions, x: number, y: number): number {
-  const col = Math.floor((x - r.x0) / r.dx), row = Math.floor((y - r.y0) / r.dy);
-  if (!(col >= 0 && col < r.grid && row >= 0 && row < r.grid)) return -1;
-  return r.classes[row * r.grid + col];
 }

@@ -7,45 +7,61 @@ import { decisionRegions } from "../analysis/regions.ts";
 import { neighbourhoodChange, topMovers } from "../analysis/movers.ts";
 import { frameNeighbours, MOVER_NEIGHBOURS } from "./neighbours.ts";
 
-/** One frame's activations as the worker needs them (`x` is n×d row-major). */
+/** One frame's activations as the worker needs them (`x` is n×d row-major, `ids` the sample ids). */
 export interface FrameRows {
   seq: number;
+  ids: Int32Array;
   x: Float32Array;
   n: number;
   d: number;
 }
 
-export interface Movers {
-  /** Row indices of the samples whose neighbourhoods changed most, most first. */
-  rows: Int32Array;
-  /** Jaccard distance of each row's neighbourhood between the two frames (NaN = unknown). */
-  scores: Float32Array;
-}
-
 /** Neighbour graphs of recent frames by seq: scrubbing a window back and forth reuses them. */
 const GRAPH_CACHE = 16;
-const graphs = new Map<number, Int32Array>();
 
-function graphOf(frame: FrameRows): Int32Array {
-  let g = graphs.get(frame.seq);
-  if (g === undefined) {
-    g = frameNeighbours(frame.x, frame.n, frame.d, MOVER_NEIGHBOURS);
-    graphs.set(frame.seq, g);
-    for (const key of graphs.keys()) {
-      if (graphs.size <= GRAPH_CACHE) break;
-      graphs.delete(key);
+/** The worker's functions, with the state they keep (one set per worker or main-thread handler). */
+export function createCalls() {
+  const graphs = new Map<number, Int32Array>();
+  const graphOf = (frame: FrameRows): Int32Array => {
+    let g = graphs.get(frame.seq);
+    if (g === undefined) {
+      g = frameNeighbours(frame.x, frame.n, frame.d, MOVER_NEIGHBOURS);
+      graphs.set(frame.seq, g);
+      for (const key of graphs.keys()) {
+        if (graphs.size <= GRAPH_CACHE) break;
+        graphs.delete(key);
+      }
+    }
+    return g;
+  };
+  /**
+   * Rows of `last` (most first) whose full-dimensional neighbourhoods changed most since `first`:
+   * samples are matched by id, so a probe given in another order or with other samples still
+   * compares each sample with itself (samples missing from `first` are not ranked).
+   */
+  const movers = (first: FrameRows, last: FrameRows, count: number): Int32Array => {
+    const before = inRowsOf(graphOf(first), first.ids, last.ids, last.n);
+    return topMovers(neighbourhoodChange(before, graphOf(last), last.n, MOVER_NEIGHBOURS), count);
+  };
+  return { regions: decisionRegions, movers };
+}
+
+/** A graph over `fromIds`' rows (n×k) re-indexed to the rows of `toIds` (−1 where a sample is missing). */
+function inRowsOf(graph: Int32Array, fromIds: Int32Array, toIds: Int32Array, n: number): Int32Array {
+  const k = MOVER_NEIGHBOURS;
+  const rowOf = new Map<number, number>();
+  toIds.forEach((id, row) => rowOf.set(id, row));
+  const out = new Int32Array(n * k).fill(-1);
+  for (let r = 0; r < fromIds.length; r++) {
+    const to = rowOf.get(fromIds[r]);
+    if (to === undefined) continue;
+    for (let s = 0; s < k; s++) {
+      const j = graph[r * k + s];
+      out[to * k + s] = j >= 0 ? (rowOf.get(fromIds[j]) ?? -1) : -1;
     }
   }
-  return g;
+  return out;
 }
 
-/** The `count` samples whose full-dimensional neighbourhoods changed most from `first` to `last`. */
-export function movers(first: FrameRows, last: FrameRows, count: number): Movers {
-  if (first.n !== last.n) throw new Error(`the probe changed size (${first.n} → ${last.n} samples): no movers across it`);
-  const scores = neighbourhoodChange(graphOf(first), graphOf(last), first.n, MOVER_NEIGHBOURS);
-  return { rows: topMovers(scores, count), scores };
-}
-
-export const WORKER_CALLS = { regions: decisionRegions, movers };
-export type WorkerCalls = typeof WORKER_CALLS;
+export type WorkerCalls = ReturnType<typeof createCalls>;
 export type CallName = keyof WorkerCalls;

@@ -127,11 +127,6 @@ export class LayerReducer {
     this.state = null;
   }
 
-  /** The neighbour graph of the last UMAP frame (n×k, original row indices, −1 = none), if any. */
-  lastGraph(): { knn: Int32Array; k: number } | null {
-    return this.state?.knn ? { knn: this.state.knn, k: this.state.k } : null;
-  }
-
   reduce(x: Float32Array, n: number, d: number, onProgress?: ProgressFn): ReduceResult {
     const t0 = now();
     if (!Number.isInteger(n) || !Number.isInteger(d) || n < 0 || d < 0) throw new Error(`bad shape n=${n} d=${d}`);

@@ -16,7 +16,7 @@ export interface ReduceRequest {
   seq: number;
 }
 
-/** Run one of WORKER_CALLS with `args`. */
+/** Run one of the worker's calls (calls.ts) with `args`. */
 export interface CallRequest<K extends CallName = CallName> {
   type: "call";
   id: number;

@@ -1,14 +1,15 @@
 /**
  * Worker side of the reduction pipeline: one LayerReducer per (layer, method), kept across
- * messages, and the one-off WORKER_CALLS. `handleMessage` is pure apart from that state and is
+ * messages, and the one-off calls (calls.ts) with their own state. `handleMessage` is pure apart from that state and is
  * tested in Node; the `self.onmessage` hook is installed only when this module runs in a Web Worker.
  */
 import { LayerReducer } from "./pipeline.ts";
-import { WORKER_CALLS } from "./calls.ts";
+import { createCalls, type WorkerCalls } from "./calls.ts";
 import type { CallReply, CallRequest, ErrorReply, ProgressReply, ReduceRequest, ResultReply, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 export interface WorkerState {
   reducers: Map<string, LayerReducer>;
+  calls: WorkerCalls;
   /** Minimum milliseconds between progress messages of one request. */
   progressIntervalMs: number;
 }
@@ -17,7 +18,7 @@ export interface WorkerState {
 export const PROGRESS_INTERVAL_MS = 100;
 
 export function createWorkerState(): WorkerState {
-  return { reducers: new Map(), progressIntervalMs: PROGRESS_INTERVAL_MS };
+  return { reducers: new Map(), calls: createCalls(), progressIntervalMs: PROGRESS_INTERVAL_MS };
 }
 
 const key = (layer: string, method: string): string => `${method}\u0000${layer}`;
@@ -32,7 +33,7 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
  */
 export function handleMessage(state: WorkerState, msg: WorkerRequest, emit?: (p: ProgressReply) => void): WorkerReply | null {
   if (msg.type === "reduce") return reduce(state, msg, emit);
-  if (msg.type === "call") return call(msg);
+  if (msg.type === "call") return call(state.calls, msg);
   return null;
 }
 
@@ -61,9 +62,9 @@ function reduce(state: WorkerState, msg: ReduceRequest, emit?: (p: ProgressReply
   }
 }
 
-function call(msg: CallRequest): CallReply {
+function call(calls: WorkerCalls, msg: CallRequest): CallReply {
   try {
-    const fn = WORKER_CALLS[msg.name] as (...args: unknown[]) => ReturnType<(typeof WORKER_CALLS)[typeof msg.name]>;
+    const fn = calls[msg.name] as (...args: unknown[]) => ReturnType<WorkerCalls[typeof msg.name]>;
     if (typeof fn !== "function") throw new Error(`no worker function "${String(msg.name)}"`);
     return { type: "return", id: msg.id, ok: true, value: fn(...(msg.args as unknown[])) };
   } catch (err) {

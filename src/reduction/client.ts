@@ -77,14 +77,16 @@ export class ReductionClient {
   /** Ask for `frame` reduced with `method`; if that slot is busy it waits, replacing an older wait. */
   request(frame: Frame, method: ReduceMethod): void {
     const s = slot(frame.layer, method);
-    if (this.busy.has(s)) {
-      this.waiting.set(s, { frame, method });
+    const busy = this.busy.get(s);
+    if (busy !== undefined) {
+      // The same frame asked for again while it is reduced (a redraw): its result is on its way.
+      if (this.inFlight.get(busy)?.frame.seq !== frame.seq) this.waiting.set(s, { frame, method });
       return;
     }
     this.send(frame, method);
   }
 
-  /** Run one of the worker's functions (WORKER_CALLS) with `args`. */
+  /** Run one of the worker's functions (reduce/calls.ts) with `args`. */
   call<K extends CallName>(name: K, ...args: Parameters<WorkerCalls[K]>): Promise<ReturnType<WorkerCalls[K]>> {
     const id = this.nextId++;
     const request: WorkerRequest = { type: "call", id, name, args } as WorkerRequest;

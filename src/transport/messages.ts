@@ -5,7 +5,7 @@
 import type { ImageFormat, NoticeLevel, Severity } from "../contract.ts";
 
 /** What a rule compared, as the kernel saw it ("kind" names the rule's verdict). */
-export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "nonfinite" | "sentrycam";
+export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "nonfinite" | "sentrycam" | "forgetting";
 
 /**
  * Why an alert fired (`Alert.to_dict()["evidence"]`; every non-finite number arrives as null).
@@ -30,6 +30,10 @@ export interface Evidence {
   since?: number | null;
   /** The departure in spreads, when the rule defines one. */
   z?: number | null;
+  /** Forgetting: the group, its task, and the step its task ended. */
+  group?: string;
+  task?: string;
+  task_end?: number | null;
 }
 
 export interface Alert {
@@ -99,17 +103,23 @@ export interface SnapshotReply {
 /** Browser → kernel. */
 export type ViewMessage = HelloMessage | ByeMessage | SnapshotReply;
 
+/** The field names of message `T`, each listed once: a field missing from the list fails to compile. */
 type Keys<M, T> = readonly (keyof Extract<M, { type: T }>)[];
+type AllListed<M extends { type: string }, L extends { [T in M["type"]]: readonly PropertyKey[] }> = {
+  [T in M["type"]]: [Exclude<keyof Extract<M, { type: T }>, L[T][number]>] extends [never] ? true : Exclude<keyof Extract<M, { type: T }>, L[T][number]>;
+};
 /** Each message's field names, checked against the types above (the contract test reads these). */
-export const KERNEL_MESSAGE_KEYS: { [T in KernelMessage["type"]]: Keys<KernelMessage, T> } = {
+export const KERNEL_MESSAGE_KEYS = {
   frames: ["type", "seqs"],
   alerts: ["type", "alerts"],
   notice: ["type", "level", "text"],
   snapshot: ["type", "id", "format"],
   tasks: ["type", "tasks"],
-};
-export const VIEW_MESSAGE_KEYS: { [T in ViewMessage["type"]]: Keys<ViewMessage, T> } = {
+} as const satisfies { [T in KernelMessage["type"]]: Keys<KernelMessage, T> };
+export const VIEW_MESSAGE_KEYS = {
   hello: ["type", "view", "have", "protocol"],
   bye: ["type", "view"],
   snapshot: ["type", "id", "ok", "format", "error"],
-};
+} as const satisfies { [T in ViewMessage["type"]]: Keys<ViewMessage, T> };
+export const KERNEL_KEYS_LISTED: AllListed<KernelMessage, typeof KERNEL_MESSAGE_KEYS> = { frames: true, alerts: true, notice: true, snapshot: true, tasks: true };
+export const VIEW_KEYS_LISTED: AllListed<ViewMessage, typeof VIEW_MESSAGE_KEYS> = { hello: true, bye: true, snapshot: true };

@@ -7,7 +7,7 @@
 import type { Frame } from "../transport/frame.ts";
 import type { Reduced } from "../reduction/client.ts";
 import type { SharedReduction } from "../reduction/shared.ts";
-import type { Regions } from "../analysis/regions.ts";
+import { DEFAULT_GRID, type Regions } from "../analysis/regions.ts";
 import { trailTrace, trails } from "../analysis/trails.ts";
 import type { ReduceMethod } from "../contract.ts";
 
@@ -16,7 +16,7 @@ export const TRAIL_FRAMES = 10;
 /** Samples ringed as movers. */
 export const MOVER_COUNT = 10;
 /** Cells per side of the decision-region grid. */
-export const REGION_GRID = 64;
+export const REGION_GRID = DEFAULT_GRID;
 /** Computed regions and movers kept (LRU by insertion). */
 const KEEP = 64;
 
@@ -31,8 +31,9 @@ export interface Extras {
 }
 
 export class Analyses {
-  private readonly regions = new Map<string, Regions | "pending">();
-  private readonly movers = new Map<string, Int32Array | "pending">();
+  /** Asked for ("pending"), computed, or failed (not asked again: the error was shown once). */
+  private readonly regions = new Map<string, Regions | "pending" | "failed">();
+  private readonly movers = new Map<string, Int32Array | "pending" | "failed">();
 
   /** `changed` runs when something asked for earlier has arrived. */
   constructor(
@@ -73,17 +74,18 @@ export class Analyses {
     if (frame.preds === null) return null;
     const key = `${result.layer}\u0000${result.method}\u0000${result.seq}`;
     const have = this.regions.get(key);
-    if (have === "pending") return null;
+    if (have === "pending" || have === "failed") return null;
     if (have !== undefined) return have;
     this.regions.set(key, "pending");
     trim(this.regions);
-    this.reduction.call("regions", result.xy, frame.preds, frame.n, { grid: REGION_GRID }).then(
+    // Copies: the frame's columns view the whole message buffer, which a call would clone entire.
+    this.reduction.call("regions", result.xy.slice(), frame.preds.slice(), frame.n, { grid: REGION_GRID }).then(
       (r) => {
         this.regions.set(key, r);
         this.changed();
       },
       (err: Error) => {
-        this.regions.delete(key);
+        this.regions.set(key, "failed");
         this.failed(`decision regions: ${err.message}`);
       },
     );
@@ -95,18 +97,18 @@ export class Analyses {
     const first = window[0], last = window[window.length - 1];
     const key = `${first.seq}\u0000${last.seq}`;
     const have = this.movers.get(key);
-    if (have === "pending") return null;
+    if (have === "pending" || have === "failed") return null;
     if (have !== undefined) return have;
     this.movers.set(key, "pending");
     trim(this.movers);
-    const rows = (f: Frame) => ({ seq: f.seq, x: f.x, n: f.n, d: f.d });
+    const rows = (f: Frame) => ({ seq: f.seq, ids: f.ids.slice(), x: f.x.slice(), n: f.n, d: f.d });
     this.reduction.call("movers", rows(first), rows(last), MOVER_COUNT).then(
       (m) => {
-        this.movers.set(key, m.rows);
+        this.movers.set(key, m);
         this.changed();
       },
       (err: Error) => {
-        this.movers.delete(key);
+        this.movers.set(key, "failed");
         this.failed(`movers: ${err.message}`);
       },
     );

@@ -13,8 +13,8 @@ interface ChartPanel {
   keys: string[];
   /** Legend text per key (group names for the per-group panels). */
   names?: string[];
-  /** One line per group: drawn in the groups' colours. */
-  perGroup?: boolean;
+  /** One line per group: each group's code, for its colour (the scatter's and the legend's). */
+  codes?: number[];
 }
 const MIN_INTERVAL_MS = 400;
 /** First and second series of a metric panel (the panel title names them in this order). */
@@ -135,13 +135,22 @@ function chartPanels(frames: readonly Frame[]): ChartPanel[] {
   const panels: ChartPanel[] = CHART_PANELS.map((p) => ({ title: p.title, keys: [...p.keys], names: p.names && [...p.names] }));
   for (const { title, metric } of GROUP_PANELS) {
     const groups = groupKeys(frames, metric);
-    if (groups.length > 0) panels.push({ title, keys: groups.map((g) => g.key), names: groups.map((g) => g.group), perGroup: true });
+    if (groups.length > 0) panels.push({ title, keys: groups.map((g) => g.key), names: groups.map((g) => g.group), codes: groups.map((g) => groupCode(frames, g.group)) });
   }
   return panels;
 }
 
+/** The code of group `name` in the newest frame that names it. */
+function groupCode(frames: readonly Frame[], name: string): number {
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const code = frames[i].groupNames.indexOf(name);
+    if (code >= 0) return code;
+  }
+  return 0;
+}
+
 function seriesColor(panel: ChartPanel, i: number): string {
-  if (panel.perGroup) return groupColor(i);
+  if (panel.codes !== undefined) return groupColor(panel.codes[i]);
   return panel.keys.length <= SECOND_COLORS.length ? SECOND_COLORS[i] : PALETTE[i % PALETTE.length];
 }
 

@@ -6,28 +6,31 @@ import { sendToKernel } from "../model-state.ts";
 import type { WidgetModel } from "../model.ts";
 import type { Reduced } from "../reduction/client.ts";
 import type { Frame } from "../transport/frame.ts";
-import type { ImageFormat, ReduceMethod } from "../contract.ts";
-import { classColor, groupColor, type ColorBy } from "./palette.ts";
+import { asReducer, type ImageFormat, type ReduceMethod } from "../contract.ts";
+import type { ColorBy } from "./palette.ts";
 import { ScatterView, type Panel, type PanelStyle } from "./scatter.ts";
 import { Toolbar, type Toggle } from "./toolbar.ts";
-import { Timeline, type TimelineMark } from "./timeline.ts";
+import { Timeline } from "./timeline.ts";
 import { Legend } from "./legend.ts";
 import { MetricCharts } from "./charts.ts";
 import { AlertList } from "./alert-list.ts";
 import { DrawQueue } from "./draw-queue.ts";
 import { Analyses } from "./analyses.ts";
-import { captureNotes } from "./capture-notes.ts";
-import { className } from "./scatter-traces.ts";
+import { drawnHooks, legendSections, statusParts, timelineMarks } from "./view-text.ts";
+import { ProblemBar } from "./problem-bar.ts";
+import { base64Bytes } from "../transport/base64.ts";
 
 type Drawing = { panels: Panel[]; style: PanelStyle; trails: number };
+
+/** How far back a panel looks for a reduced frame to show while its newest is being reduced. */
+const MAX_FALLBACK_SCAN = 50;
 
 export class MonitorView {
   private readonly root: HTMLElement;
   private readonly toolbar: Toolbar;
   private readonly timeline: Timeline;
   private readonly status: HTMLDivElement;
-  private readonly errorBar: HTMLDivElement;
-  private readonly problems: HTMLUListElement;
+  private readonly bar: ProblemBar;
   private readonly scatter: ScatterView;
   private readonly legend: Legend;
   private readonly charts: MetricCharts;
@@ -54,7 +57,7 @@ export class MonitorView {
     signal: AbortSignal,
   ) {
     this.root = div(parent, "sentrycam-root");
-    this.method = model.get("reducer") === "pca" ? "pca" : "umap";
+    this.method = asReducer(model.get("reducer"));
     this.selection = [...(model.get("selection") ?? [])];
     this.toolbar = new Toolbar(this.root, {
       layer: (name) => this.selectLayer(name),
@@ -76,10 +79,7 @@ export class MonitorView {
       advance: () => this.advance(),
     }, signal);
     this.status = div(this.root, "sentrycam-status");
-    this.errorBar = div(this.root, "sentrycam-error");
-    this.problems = document.createElement("ul");
-    this.problems.className = "sentrycam-problems";
-    this.root.appendChild(this.problems);
+    this.bar = new ProblemBar(this.root);
     const notices = div(this.root, "sentrycam-notices");
     const body = div(this.root, "sentrycam-body");
     const main = div(body, "sentrycam-main");
@@ -107,10 +107,13 @@ export class MonitorView {
         progress: (layer, fraction, stage) => {
           if (layer === this.layer) this.setProgress(`${stage} ${Math.round(fraction * 100)}%`);
         },
-        error: (layer, seq, message) => this.showError(`reducing frame ${seq} of ${layer} failed: ${message}`),
+        error: (layer, seq, message) => {
+          this.progress = "";
+          this.showError(`reducing frame ${seq} of ${layer} failed: ${message}`);
+        },
       }),
     ];
-    const onReducer = () => this.selectMethod(model.get("reducer") === "pca" ? "pca" : "umap");
+    const onReducer = () => this.selectMethod(asReducer(model.get("reducer")));
     const onSelection = () => this.select([...(model.get("selection") ?? [])], false);
     model.on("change:reducer", onReducer);
     model.on("change:selection", onSelection);
@@ -119,7 +122,7 @@ export class MonitorView {
       this.alertList.render(state.alerts, fresh);
       this.updateSide();
     };
-    const onNotice = () => this.showProblems();
+    const onNotice = () => this.bar.showProblems(state.notices);
     const onTasks = () => this.updateSide();
     state.snapshotHandlers.add(onSnapshot);
     state.alertListeners.add(onAlerts);
@@ -141,7 +144,7 @@ export class MonitorView {
       this.root.remove();
     });
     for (const e of state.store.errors) this.showError(e);
-    this.showProblems();
+    this.bar.showProblems(state.notices);
     this.alertList.render(state.alerts, []);
     const declared = model.get("layers") ?? [];
     const layers = this.layerNames();
@@ -198,30 +201,48 @@ export class MonitorView {
     const main = this.current();
     this.updateTimeline();
     if (main === undefined) return this.updateStatus();
-    const frames = this.toggles.allLayers ? this.layerNames().map((l) => (l === this.layer ? main : frameAtStep(this.state.store.frames(l), main.step))) : [main];
-    const reduction = this.state.reduction;
+    const wanted = this.toggles.allLayers ? this.layerNames().map((l) => (l === this.layer ? main : atStep(this.state.store.frames(l), main.step))) : [main];
     const panels: Panel[] = [];
     let trails = 0;
-    for (const frame of frames) {
+    for (const frame of wanted) {
       if (frame === undefined) continue;
-      const result = reduction.resultOf(frame, this.method);
+      // Asks for the frame when it is not reduced yet; meanwhile a panel shows its layer's newest
+      // reduced frame up to that step (so a live view keeps moving however fast frames come), except
+      // a frame scrubbed to, which is shown when it is ready.
+      let shown = frame;
+      let result = this.state.reduction.resultOf(frame, this.method);
+      if (result === undefined && (frame !== main || this.follow)) {
+        const older = this.newestReduced(frame);
+        if (older !== undefined) [shown, result] = older;
+      }
       if (result === undefined) continue;
-      const extras = this.analyses.extras(frame, result, this.state.store.frames(frame.layer), this.method, this.selection, this.toggles);
+      const extras = this.analyses.extras(shown, result, this.state.store.frames(shown.layer), this.method, this.selection, this.toggles);
       trails += extras.trailCount;
       panels.push({
-        frame, xy: result.xy, method: result.method,
-        title: `${frame.layer} · step ${frame.step}`,
+        frame: shown, xy: result.xy, method: result.method, title: `${shown.layer} · step ${shown.step}`,
         regions: extras.regions, trails: extras.trails, selectedRows: extras.selectedRows, moverRows: extras.moverRows,
       });
     }
-    if (!panels.some((p) => p.frame.seq === main.seq)) {
-      this.setProgress(`reducing step ${main.step}…`);
-      return;
-    }
+    const reduced = this.state.reduction.cache.peek(main.layer, this.method, main.seq) !== undefined;
+    if (!reduced) this.setProgress(`reducing step ${main.step}…`);
+    if (!panels.some((p) => p.frame.layer === this.layer)) return;
     const style: PanelStyle = { colorBy: this.colorBy, classNames: this.model.get("class_names") ?? [], markWrong: this.toggles.regions };
     this.queue.push({ panels, style, trails });
-    this.updateLegend(main, style);
+    const first = panels.find((p) => p.frame.layer === this.layer) ?? panels[0];
+    this.legend.show(legendSections(first.frame, this.colorBy, this.toggles.regions, style.classNames));
     this.updateStatus();
+  }
+
+  /** The newest frame of `frame`'s layer at or before its step that is reduced already. */
+  private newestReduced(frame: Frame): [Frame, Reduced] | undefined {
+    const frames = this.state.store.frames(frame.layer);
+    for (let i = frames.length - 1, looked = 0; i >= 0 && looked < MAX_FALLBACK_SCAN; i--) {
+      if (frames[i].step > frame.step) continue;
+      looked++;
+      const r = this.state.reduction.cache.peek(frames[i].layer, this.method, frames[i].seq);
+      if (r !== undefined) return [frames[i], r];
+    }
+    return undefined;
   }
 
   private async drawNow(d: Drawing): Promise<void> {
@@ -235,6 +256,7 @@ export class MonitorView {
 
   private selectLayer(name: string): void {
     this.layer = name;
+    this.progress = "";
     this.pinned = null;
     this.follow = true;
     this.render();
@@ -315,12 +337,7 @@ export class MonitorView {
     const frames = this.state.store.frames(this.layer);
     const current = this.follow ? frames.length - 1 : frames.findIndex((f) => f.seq === this.pinned?.seq);
     this.timeline.setPosition(current, frames.length, this.follow);
-    const marks: TimelineMark[] = [
-      ...this.state.tasks.map((t) => ({ step: t.step, kind: "task" as const, text: t.name })),
-      ...this.state.alerts
-        .filter((a) => a.layer === this.layer || a.layer === null || a.layer === undefined)
-        .map((a) => ({ step: a.step, kind: (a.severity === "critical" ? "critical" : a.severity === "warning" ? "warning" : "info") as TimelineMark["kind"], text: `step ${a.step}: ${a.metric}` })),
-    ];
+    const marks = timelineMarks(this.state.tasks, this.state.alerts, this.layer);
     this.timeline.setMarks(marks, frames.map((f) => f.step));
   }
 
@@ -331,39 +348,13 @@ export class MonitorView {
     this.updateAttributes();
   }
 
-  /** Group colours when points are coloured by group; class colours for labels, predictions and regions. */
-  private updateLegend(frame: Frame, style: PanelStyle): void {
-    const codes = (...columns: (Int32Array | null)[]) =>
-      [...new Set(columns.flatMap((c) => (c === null ? [] : Array.from(c))))].filter((v) => v >= 0).sort((a, b) => a - b);
-    const classes = this.colorBy === "label" || this.colorBy === "pred" || this.toggles.regions;
-    this.legend.show([
-      {
-        title: this.toggles.regions && this.colorBy !== "label" && this.colorBy !== "pred" ? "regions" : "class",
-        entries: classes ? codes(frame.labels, frame.preds).map((v) => ({ color: classColor(v), text: className(v, style.classNames) })) : [],
-      },
-      {
-        title: "group",
-        entries: this.colorBy === "group" ? codes(frame.groups).map((v) => ({ color: groupColor(v), text: frame.groupNames[v] ?? String(v) })) : [],
-      },
-    ]);
-  }
-
   private updateStatus(): void {
     const store = this.state.store;
     const frames = store.frames(this.layer);
     const parts: string[] = [];
     const main = this.onScreen?.panels.find((p) => p.frame.layer === this.layer);
     if (main !== undefined) {
-      const { frame } = main;
-      const result = this.state.reduction.cache.peek(frame.layer, this.method, frame.seq);
-      parts.push(`step ${frame.step}`, `frame ${frames.findIndex((f) => f.seq === frame.seq) + 1}/${frames.length}`, `${frame.n.toLocaleString()} points`);
-      if (result !== undefined) {
-        parts.push(`${result.method.toUpperCase()} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
-        if (result.excluded > 0) parts.push(`${result.excluded} non-finite row(s) excluded`);
-        parts.push(...result.notes);
-      }
-      if (frame.nonFinite > 0) parts.push(`${frame.nonFinite} non-finite value(s)`);
-      parts.push(...captureNotes(frame));
+      parts.push(...statusParts(main.frame, frames, this.state.reduction.cache.peek(main.frame.layer, this.method, main.frame.seq)));
     } else {
       parts.push(store.received === 0 ? "waiting for the first frame…" : `${store.received} frame(s) received`);
     }
@@ -374,45 +365,21 @@ export class MonitorView {
   }
 
   private updateAttributes(): void {
-    const r = this.root.dataset;
-    const shown = this.onScreen;
-    const main = shown?.panels.find((p) => p.frame.layer === this.layer)?.frame ?? shown?.panels[0]?.frame;
-    r.frames = String(this.state.store.received);
-    r.step = main ? String(main.step) : "";
-    r.every = String(main?.every ?? "");
-    r.points = String(shown?.panels.reduce((s, p) => s + p.frame.n, 0) ?? 0);
-    r.layer = this.layer;
-    r.alerts = String(this.state.alerts.length);
-    r.reducer = this.method;
-    r.errors = String(this.state.store.errors.length);
-    r.worker = this.state.reduction.inWorker ? "1" : "0";
-    r.evidence = String(this.alertList.openCharts);
-    r.tasks = String(this.state.tasks.length);
-    r.groups = String(main?.groups ? new Set(Array.from(main.groups).filter((g) => g >= 0)).size : 0);
-    r.selected = String(this.selection.length);
-    r.trails = String(shown?.trails ?? 0);
-    r.regions = shown?.panels.some((p) => p.regions !== null) ? "1" : "0";
-    r.panels = String(shown?.panels.length ?? 0);
-    r.movers = String(shown?.panels.reduce((s, p) => s + (p.moverRows?.length ?? 0), 0) ?? 0);
-  }
-
-  /** The kernel's latest problems (each also a SentrycamWarning in the notebook). */
-  private showProblems(): void {
-    const recent = this.state.notices.slice(-3);
-    this.problems.replaceChildren(
-      ...recent.map((text) => {
-        const li = document.createElement("li");
-        li.textContent = text;
-        return li;
-      }),
-    );
+    Object.assign(this.root.dataset, drawnHooks(this.onScreen?.panels ?? [], this.layer, this.onScreen?.trails ?? 0), {
+      frames: String(this.state.store.received),
+      layer: this.layer,
+      alerts: String(this.state.alerts.length),
+      reducer: this.method,
+      errors: String(this.state.store.errors.length),
+      worker: this.state.reduction.inWorker ? "1" : "0",
+      evidence: String(this.alertList.openCharts),
+      tasks: String(this.state.tasks.length),
+      selected: String(this.selection.length),
+    });
   }
 
   private showError(message: string): void {
-    const line = document.createElement("div");
-    line.textContent = message;
-    this.errorBar.appendChild(line);
-    while (this.errorBar.childElementCount > 5) this.errorBar.firstElementChild?.remove();
+    this.bar.showError(message);
     this.updateAttributes();
   }
 
@@ -421,7 +388,7 @@ export class MonitorView {
       const url = await this.scatter.image(format);
       const body = url.slice(url.indexOf(",") + 1);
       const bytes = format === "svg" ? new TextEncoder().encode(decodeURIComponent(body)) : base64Bytes(body);
-      sendToKernel(this.model, { type: "snapshot", id, ok: true, format }, [bytes.buffer as ArrayBuffer]);
+      sendToKernel(this.model, { type: "snapshot", id, ok: true, format }, [bytes.buffer]);
     } catch (err) {
       sendToKernel(this.model, { type: "snapshot", id, ok: false, error: (err as Error).message });
     }
@@ -429,7 +396,7 @@ export class MonitorView {
 }
 
 /** The frame of `frames` at `step`, else the newest before it (layers captured together share steps). */
-function frameAtStep(frames: readonly Frame[], step: number): Frame | undefined {
+function atStep(frames: readonly Frame[], step: number): Frame | undefined {
   let best: Frame | undefined;
   for (const f of frames) if (f.step <= step) best = f;
   return best;
@@ -440,11 +407,4 @@ function div(parent: HTMLElement, cls: string): HTMLDivElement {
   d.className = cls;
   parent.appendChild(d);
   return d;
-}
-
-function base64Bytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }

@@ -55,17 +55,21 @@ export function wrongMarks(frame: Frame, size: number): { symbol: string[] | str
   return { symbol, size: sizes };
 }
 
+/** Share of a cell's votes its class must win to be drawn. */
+export const MIN_REGION_CONFIDENCE = 0.5;
+
 /** The decision-region background: a heatmap of the class predicted per cell, faint. */
 export function regionTrace(regions: Regions | null, axes: { xaxis: string; yaxis: string }): object {
   if (regions === null) return { type: "heatmap", ...axes, z: [[null]], visible: false, showscale: false, hoverinfo: "skip" };
-  const { grid, classes } = regions;
+  const { grid, classes, confidence } = regions;
   const colours = PALETTE.length;
   const z: (number | null)[][] = [];
   for (let r = 0; r < grid; r++) {
     const row: (number | null)[] = [];
     for (let c = 0; c < grid; c++) {
       const k = classes[r * grid + c];
-      row.push(k < 0 ? null : (k % colours) + 0.5);
+      // A contested cell (no class won most of the votes) is left blank: the border shows as a gap.
+      row.push(k < 0 || confidence[r * grid + c] < MIN_REGION_CONFIDENCE ? null : (k % colours) + 0.5);
     }
     z.push(row);
   }

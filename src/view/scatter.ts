@@ -9,7 +9,7 @@ import Plotly from "./plotly.ts";
 import type { Frame } from "../transport/frame.ts";
 import type { Regions } from "../analysis/regions.ts";
 import { bounds, interpolate } from "./glide.ts";
-import { MISSING_COLOR, PALETTE, pointColors, type ColorBy } from "./palette.ts";
+import { pointColors, type ColorBy } from "./palette.ts";
 import { hoverRows, panelGrid, regionTrace, ringTrace, wrongMarks } from "./scatter-traces.ts";
 import type { ImageFormat } from "../contract.ts";
 
@@ -48,6 +48,8 @@ export interface PickHandlers {
 export class ScatterView {
   readonly el: HTMLDivElement;
   private shown: Panel[] = [];
+  /** The panels the plot shows now (a click or a selection refers to these, not to `shown`). */
+  private drawn: Panel[] = [];
   /** Positions on screen now, per panel: the target, or where a running glide has got to. */
   private onScreen: (Float32Array | null)[] = [];
   private glideToken = 0;
@@ -62,13 +64,9 @@ export class ScatterView {
     parent.appendChild(this.el);
   }
 
-  /** Points drawn in all panels. */
-  get points(): number {
-    return this.shown.reduce((sum, p) => sum + p.frame.n, 0);
-  }
-
+  /** The panels on the plot now. */
   get panels(): readonly Panel[] {
-    return this.shown;
+    return this.drawn;
   }
 
   /** Show `panels`; points glide when each panel keeps its layer, point count and reducer. */
@@ -96,6 +94,7 @@ export class ScatterView {
       modeBarButtonsToRemove: ["toImage"],
     });
     await this.ready;
+    this.drawn = panels;
     this.listen();
     this.onScreen = starts;
     if (glide && !this.disposed && token === this.glideToken) await this.glide(starts, panels.map((p) => p.xy), token);
@@ -267,5 +266,3 @@ function interleave(xs: Float64Array, ys: Float64Array): Float32Array {
   }
   return out;
 }
-
-export { MISSING_COLOR, PALETTE };

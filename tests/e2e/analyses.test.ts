@@ -70,11 +70,18 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
 
   // Scrub back: the selection follows its samples into an older frame.
   const steps = Number(await page.locator(".sentrycam-root .sentrycam-slider").first().getAttribute("max"));
+  const stepBefore = (await rootAttrs(page)).step;
   await page.locator(".sentrycam-root .sentrycam-slider").first().fill(String(Math.max(0, steps - 3)));
-  await page.waitForFunction(() => document.querySelector(".sentrycam-root .sentrycam-status")?.textContent?.includes("selected"), undefined, { timeout: 30_000 });
+  await waitAttr(page, "step", (v) => v !== stepBefore, `not ${stepBefore}`, 60_000);
+  // The selected samples are ringed in the frame scrubbed to: the selection followed them there.
+  await page.waitForFunction((want) => {
+    const gd = document.querySelector(".sentrycam-root .sentrycam-scatter") as unknown as { data?: { x?: unknown[] }[] };
+    return gd.data?.[3]?.x?.length === want;
+  }, selected, { timeout: 60_000 });
   assert.equal((await rootAttrs(page)).selected, String(selected));
 
   // Movers, decision regions (wrong predictions marked), all layers side by side.
+  const canvasesOnePanel = await page.evaluate(() => document.querySelectorAll(".sentrycam-root .sentrycam-scatter canvas").length);
   await toggle(page, "movers");
   await waitAttr(page, "movers", (v) => Number(v) > 0, "> 0", 120_000);
   await toggle(page, "regions");
@@ -83,6 +90,7 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
   await toggle(page, "allLayers");
   await waitAttr(page, "panels", (v) => v === String(layers.length), String(layers.length), 120_000);
   const contexts = await page.evaluate(() => document.querySelectorAll(".sentrycam-root .sentrycam-scatter canvas").length);
+  assert.equal(contexts, canvasesOnePanel, "all layers share the figure's canvases: no WebGL context per panel");
   mkdirSync(path.join(ROOT, "docs"), { recursive: true });
   await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "continual.png") });
 

@@ -90,23 +90,3 @@ function naiveKnn(x: Float32Array, n: number, d: number, k: number, take: (i: nu
   }
   return out;
 }
-
-test("timing: neighbourhoodChange and topMovers, n = 5000, k = 15 (printed, not asserted)", () => {
-  const rng = new Rng(5);
-  const n = 5000, k = 15;
-  const b = new Int32Array(n * k).map(() => rng.int(n)), a = b.map((j) => (rng.next() < 0.3 ? rng.int(n) : j));
-  neighbourhoodChange(b, a, n, k);
-  const reps = 20;
-  let t0 = performance.now();
-  let s: Float32Array = new Float32Array(0);
-  for (let t = 0; t < reps; t++) s = neighbourhoodChange(b, a, n, k);
-  const msChange = (performance.now() - t0) / reps;
-  topMovers(s, 20);
-  t0 = performance.now();
-  let top: Int32Array = new Int32Array(0);
-  for (let t = 0; t < reps; t++) top = topMovers(s, 20);
-  const msTop = (performance.now() - t0) / reps;
-  console.log(`neighbourhoodChange n=${n} k=${k}: ${msChange.toFixed(2)} ms; topMovers(count 20): ${msTop.toFixed(2)} ms`);
-  assert.equal(top.length, 20);
-  assert.ok(s[top[0]] >= s[top[19]]);
-});

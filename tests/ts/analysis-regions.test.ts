@@ -1,6 +1,13 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { decisionRegions, regionAt, type Regions } from "../../src/analysis/regions.ts";
+import { decisionRegions, type Regions } from "../../src/analysis/regions.ts";
+
+/** The class of the cell containing (x, y); −1 outside the grid or for a non-finite position. */
+function regionAt(r: Regions, x: number, y: number): number {
+  const col = Math.floor((x - r.x0) / r.dx), row = Math.floor((y - r.y0) / r.dy);
+  if (!(col >= 0 && col < r.grid && row >= 0 && row < r.grid)) return -1;
+  return r.classes[row * r.grid + col];
+}
 import { Rng } from "../../src/reduce/rng.ts";
 
 /** Two Gaussian blobs: rows < n/2 around (0, 0) predicted 0, the rest around (10, 10) predicted 1. */
@@ -138,23 +145,4 @@ test("regionAt: −1 outside the grid and for non-finite positions; row 0 is the
   assert.equal(regionAt(r, -0.1, 0.5), -1);
   assert.equal(regionAt(r, 0.5, 1.5), -1);
   assert.equal(regionAt(r, NaN, 0.5), -1);
-});
-
-test("timing: n = 5000, grid 64 (printed, not asserted)", () => {
-  const rng = new Rng(7);
-  const n = 5000, C = 10;
-  const xy = new Float32Array(2 * n), preds = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % C;
-    xy[2 * i] = 6 * Math.cos(c) + rng.normal();
-    xy[2 * i + 1] = 6 * Math.sin(c) + rng.normal();
-    preds[i] = rng.next() < 0.9 ? c : rng.int(C);
-  }
-  decisionRegions(xy, preds, n); // warm-up (JIT)
-  const reps = 10, t0 = performance.now();
-  let r: Regions | null = null;
-  for (let t = 0; t < reps; t++) r = decisionRegions(xy, preds, n);
-  const ms = (performance.now() - t0) / reps;
-  console.log(`decisionRegions n=${n} grid=64 k=7: ${ms.toFixed(2)} ms`);
-  assert.ok(r!.classes.some((c) => c >= 0));
 });

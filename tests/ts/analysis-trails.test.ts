@@ -67,20 +67,3 @@ test("trailTrace joins the trails with one NaN separator between consecutive tra
   const all = trailTrace(trails(steps, [7, 5, 9]));
   same(all.x, [1, NaN, 1, NaN, 0, 0.5, NaN, NaN, 2, 2.5, 3]);
 });
-
-test("timing: 200 selected ids over 50 frames of 5000 samples (printed, not asserted)", () => {
-  const n = 5000, F = 50;
-  const frames = Array.from({ length: F }, (_, f) => {
-    const ids = new Int32Array(n).map((_, r) => (r * 7 + f * 13) % n);
-    const xy = new Float32Array(2 * n).map((_, t) => t + f);
-    return { ids, xy };
-  });
-  const sel = Array.from({ length: 200 }, (_, s) => s * 25);
-  trails(frames, sel);
-  const t0 = performance.now();
-  const t = trails(frames, sel);
-  const tr = trailTrace(t);
-  console.log(`trails + trailTrace, 200 ids × ${F} frames of ${n}: ${(performance.now() - t0).toFixed(2)} ms`);
-  assert.equal(tr.x.length, 200 * F + 199);
-  assert.ok(t.every((s) => s.xs.every(Number.isFinite)));
-});

@@ -38,10 +38,26 @@ test("calls run the worker's functions by name; a throwing one replies ok: false
   assert.equal(regions.grid, 8);
   assert.equal(regions.classes[0], 0, "the bottom-left cell is class 0's");
   assert.equal(regions.classes[63], 1, "the top-right cell is class 1's");
-  const a = { seq: 1, x: new Float32Array(8), n: 4, d: 2 };
-  const bad = handleMessage(state, { type: "call", id: 2, name: "movers", args: [a, { ...a, seq: 2, n: 3, x: new Float32Array(6) }, 2] });
-  assert.ok(bad && bad.type === "return" && !bad.ok);
-  assert.match(bad.message, /probe changed size/);
+  const bad = handleMessage(state, { type: "call", id: 2, name: "regions", args: [xy, new Int32Array(1), 4] });
+  assert.ok(bad && bad.type === "return" && !bad.ok, "preds shorter than n: an error reply");
+});
+
+test("movers match samples by id: the same samples in another order moved nowhere", () => {
+  const state = createWorkerState();
+  const { x: x0 } = clusters(60, 4, { seed: 2 });
+  const ids = Int32Array.from({ length: 60 }, (_, i) => i);
+  const order = Int32Array.from({ length: 60 }, (_, i) => (i * 7) % 60); // a permutation
+  const shuffled = new Float32Array(x0.length);
+  order.forEach((from, to) => shuffled.set(x0.subarray(from * 4, from * 4 + 4), to * 4));
+  // Move samples 3 and 5 far away in the second frame: they (and only they) change neighbourhoods.
+  for (const id of [3, 5]) {
+    const row = order.indexOf(id);
+    for (let p = 0; p < 4; p++) shuffled[row * 4 + p] += 50 + id;
+  }
+  const r = handleMessage(state, { type: "call", id: 3, name: "movers", args: [{ seq: 1, ids, x: x0, n: 60, d: 4 }, { seq: 2, ids: order, x: shuffled, n: 60, d: 4 }, 2] });
+  assert.ok(r && r.type === "return" && r.ok);
+  const rows = r.value as Int32Array;
+  assert.deepEqual([...rows].map((row) => order[row]).sort(), [3, 5]);
 });
 
 test("bad request → error reply, not an exception", () => {

@@ -1,0 +1,65 @@
+// What the view says in words and marks, as pure functions of what it shows: the status line,
+// the timeline's marks and the legend's sections.
+import type { Frame } from "../transport/frame.ts";
+import type { Alert, TaskBoundary } from "../transport/messages.ts";
+import type { Reduced } from "../reduction/client.ts";
+import { alertsFor } from "../metrics/series.ts";
+import { captureNotes } from "./capture-notes.ts";
+import { classColor, groupColor, type ColorBy } from "./palette.ts";
+import { className } from "./scatter-traces.ts";
+import type { TimelineMark } from "./timeline.ts";
+import type { LegendEntry } from "./legend.ts";
+
+/** The status line's parts for `frame` (shown) of `frames`, reduced as `result`. */
+export function statusParts(frame: Frame, frames: readonly Frame[], result: Reduced | undefined): string[] {
+  const parts = [`step ${frame.step}`, `frame ${frames.findIndex((f) => f.seq === frame.seq) + 1}/${frames.length}`, `${frame.n.toLocaleString()} points`];
+  if (result !== undefined) {
+    parts.push(`${result.method.toUpperCase()} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
+    if (result.excluded > 0) parts.push(`${result.excluded} non-finite row(s) excluded`);
+    parts.push(...result.notes);
+  }
+  if (frame.nonFinite > 0) parts.push(`${frame.nonFinite} non-finite value(s)`);
+  parts.push(...captureNotes(frame));
+  return parts;
+}
+
+/** Task boundaries (named) and the alerts of `layer` and of the run, as timeline marks. */
+export function timelineMarks(tasks: readonly TaskBoundary[], alerts: readonly Alert[], layer: string): TimelineMark[] {
+  const kind = (severity: string): TimelineMark["kind"] => (severity === "critical" || severity === "warning" ? severity : "info");
+  return [
+    ...tasks.map((t) => ({ step: t.step, kind: "task" as const, text: t.name })),
+    ...alertsFor(alerts, layer).map((a) => ({ step: a.step, kind: kind(a.severity), text: `step ${a.step}: ${a.metric}` })),
+  ];
+}
+
+/** The legend: class colours (for labels, predictions and the regions), group colours when grouped. */
+export function legendSections(frame: Frame, colorBy: ColorBy, regions: boolean, classNames: readonly string[]): { title: string; entries: LegendEntry[] }[] {
+  const codes = (...columns: (Int32Array | null)[]) =>
+    [...new Set(columns.flatMap((c) => (c === null ? [] : Array.from(c))))].filter((v) => v >= 0).sort((a, b) => a - b);
+  const byClass = colorBy === "label" || colorBy === "pred";
+  return [
+    {
+      title: regions && !byClass ? "regions" : "class",
+      entries: byClass || regions ? codes(frame.labels, frame.preds).map((v) => ({ color: classColor(v), text: className(v, classNames) })) : [],
+    },
+    {
+      title: "group",
+      entries: colorBy === "group" ? codes(frame.groups).map((v) => ({ color: groupColor(v), text: frame.groupNames[v] ?? String(v) })) : [],
+    },
+  ];
+}
+
+/** The testing hooks that describe what is drawn (the root element's data-* attributes). */
+export function drawnHooks(panels: readonly { frame: Frame; regions: unknown; moverRows: Int32Array | null }[], layer: string, trails: number): Record<string, string> {
+  const main = panels.find((p) => p.frame.layer === layer)?.frame ?? panels[0]?.frame;
+  return {
+    step: main ? String(main.step) : "",
+    every: String(main?.every ?? ""),
+    points: String(panels.reduce((s, p) => s + p.frame.n, 0)),
+    groups: String(main?.groups ? new Set(Array.from(main.groups).filter((g) => g >= 0)).size : 0),
+    trails: String(trails),
+    regions: panels.some((p) => p.regions !== null) ? "1" : "0",
+    panels: String(panels.length),
+    movers: String(panels.reduce((s, p) => s + (p.moverRows?.length ?? 0), 0)),
+  };
+}
