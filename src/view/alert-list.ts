@@ -2,6 +2,7 @@
 // of one alert: clicking an alert (or Enter/Space on it) opens a small chart of what its rule
 // compared under it; clicking again closes it. The open chart survives the list's re-renders.
 import type { Alert } from "../transport/messages.ts";
+import { GROUP_SEPARATOR } from "../contract.ts";
 import { evidenceCaption, evidenceGeometry } from "../metrics/evidence.ts";
 import { renderEvidence } from "./evidence-chart.ts";
 
@@ -56,7 +57,7 @@ export class AlertList {
     if (wasOpen && this.panel === null) this.onToggle();
     if (fresh.length > 0) {
       const worst = fresh.find((a) => a.severity === "critical") ?? fresh[fresh.length - 1];
-      this.notice.textContent = `⚠ ${fresh.length === 1 ? "New alert" : `${fresh.length} new alerts`} — step ${worst.step}, ${worst.layer ?? "scalars"}: ${worst.message}`;
+      this.notice.textContent = `⚠ ${fresh.length === 1 ? "New alert" : `${fresh.length} new alerts`} — step ${worst.step}, ${alertSource(worst)}: ${worst.message}`;
       this.notice.hidden = false;
       if (this.hideTimer !== null) clearTimeout(this.hideTimer);
       this.hideTimer = setTimeout(() => (this.notice.hidden = true), NOTICE_MS);
@@ -66,7 +67,7 @@ export class AlertList {
   private item(a: Alert): HTMLLIElement {
     const li = document.createElement("li");
     li.className = `sentrycam-alert ${a.severity}`;
-    li.textContent = `step ${a.step} · ${a.layer ?? "scalars"} · ${a.metric}: ${a.message}`;
+    li.textContent = `step ${a.step} · ${alertSource(a)} · ${a.metric}: ${a.message}`;
     li.dataset.key = key(a);
     li.tabIndex = 0;
     li.setAttribute("role", "button");
@@ -133,4 +134,10 @@ function panel(a: Alert): HTMLLIElement {
   p.textContent = caption;
   li.append(p);
   return li;
+}
+
+/** Where an alert comes from: its layer, the model (a per-group accuracy) or the run's scalars. */
+function alertSource(a: Alert): string {
+  if (a.layer !== null && a.layer !== undefined) return a.layer;
+  return a.metric.includes(GROUP_SEPARATOR) ? "model" : "scalars";
 }

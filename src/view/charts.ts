@@ -17,6 +17,9 @@ interface ChartPanel {
   codes?: number[];
 }
 const MIN_INTERVAL_MS = 400;
+/** Height per chart row, and the least height (the five fixed rows fit 360 px). */
+const ROW_HEIGHT_PX = 72;
+const MIN_HEIGHT_PX = 360;
 /** First and second series of a metric panel (the panel title names them in this order). */
 const SECOND_COLORS = ["#4e79a7", "#f28e2b"];
 
@@ -24,7 +27,7 @@ export class MetricCharts {
   readonly el: HTMLDivElement;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = 0;
-  private pending: (() => object[][]) | null = null;
+  private pending: (() => { data: object[]; layout: object; rows: number }) | null = null;
   private disposed = false;
 
   constructor(parent: HTMLElement) {
@@ -37,7 +40,7 @@ export class MetricCharts {
   update(frames: readonly Frame[], alerts: readonly Alert[], tasks: readonly TaskBoundary[], layer: string, shownStep: number | null): void {
     this.pending = () => {
       const panels = chartPanels(frames);
-      return [this.traces(frames, panels), [this.layout(panels, alertsFor(alerts, layer), tasks, shownStep, frames)]];
+      return { data: this.traces(frames, panels), layout: this.layout(panels, alertsFor(alerts, layer), tasks, shownStep, frames), rows: panels.length + 1 };
     };
     const wait = Math.max(0, this.last + MIN_INTERVAL_MS - performance.now());
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), wait);
@@ -55,7 +58,11 @@ export class MetricCharts {
       return;
     }
     this.last = performance.now();
-    const [data, [layout]] = make();
+    const { data, layout, rows } = make();
+    // Room for every panel: the per-group panels come and go with the frames' groups.
+    const height = Math.max(MIN_HEIGHT_PX, rows * ROW_HEIGHT_PX);
+    this.el.style.height = `${height}px`;
+    (layout as { height?: number }).height = height;
     void Plotly.react(this.el, data, layout, { displaylogo: false, responsive: true, displayModeBar: false });
   }
 

@@ -355,6 +355,7 @@ export class MonitorView {
     const main = this.onScreen?.panels.find((p) => p.frame.layer === this.layer);
     if (main !== undefined) {
       parts.push(...statusParts(main.frame, frames, this.state.reduction.cache.peek(main.frame.layer, this.method, main.frame.seq)));
+      if (this.toggles.regions && main.frame.preds === null) parts.push("no predictions in this frame, so no decision regions (pass preds= to log, or a model with class outputs)");
     } else {
       parts.push(store.received === 0 ? "waiting for the first frame…" : `${store.received} frame(s) received`);
     }
