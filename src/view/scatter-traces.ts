@@ -84,9 +84,21 @@ export function regionTrace(regions: Regions | null, axes: { xaxis: string; yaxi
   };
 }
 
+interface Ringed {
+  frame: Frame;
+  xy: Float32Array;
+  selectedRows: Int32Array;
+  moverRows: Int32Array | null;
+}
+
+/** The rows the ring trace draws, in its order: the selected samples, then the movers. */
+export function ringRows(p: Ringed): number[] {
+  return [...p.selectedRows, ...(p.moverRows ?? [])];
+}
+
 /** Rings: selected samples (dark) and movers (orange), at their target positions. */
-export function ringTrace(p: { frame: Frame; xy: Float32Array; selectedRows: Int32Array; moverRows: Int32Array | null }, axes: { xaxis: string; yaxis: string }): object {
-  const rows = [...p.selectedRows, ...(p.moverRows ?? [])];
+export function ringTrace(p: Ringed, axes: { xaxis: string; yaxis: string }): object {
+  const rows = ringRows(p);
   const colours = [...Array.from(p.selectedRows, () => "rgba(20,20,20,0.7)"), ...Array.from(p.moverRows ?? [], () => "#ff7f0e")];
   return {
     type: "scattergl", mode: "markers", ...axes,

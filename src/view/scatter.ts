@@ -10,13 +10,14 @@ import type { Frame } from "../transport/frame.ts";
 import type { Regions } from "../analysis/regions.ts";
 import { bounds, interpolate } from "./glide.ts";
 import { pointColors, type ColorBy } from "./palette.ts";
-import { hoverRows, panelGrid, regionTrace, ringTrace, wrongMarks } from "./scatter-traces.ts";
+import { hoverRows, panelGrid, regionTrace, ringRows, ringTrace, wrongMarks } from "./scatter-traces.ts";
 import type { ImageFormat } from "../contract.ts";
 
 const GLIDE_MS = 450;
 /** Traces per panel: regions, points, trails, rings. */
 export const TRACES_PER_PANEL = 4;
 const POINTS = 1;
+const RINGS = 3;
 
 export interface Panel {
   frame: Frame;
@@ -111,10 +112,15 @@ export class ScatterView {
     this.listening = true;
     const plot = this.el as unknown as { on(event: string, fn: (ev: PlotlyEvent) => void): void };
     plot.on("plotly_click", (ev) => {
-      const p = ev.points?.find((pt) => pt.curveNumber % TRACES_PER_PANEL === POINTS);
+      // The nearest mark may be a point or the ring drawn over one (a selected sample, a mover).
+      const p = ev.points?.find((pt) => pt.curveNumber % TRACES_PER_PANEL === POINTS || pt.curveNumber % TRACES_PER_PANEL === RINGS);
       if (p === undefined) return;
+      const panel = Math.floor(p.curveNumber / TRACES_PER_PANEL);
+      const shown = this.drawn[panel];
+      const row = p.curveNumber % TRACES_PER_PANEL === POINTS ? p.pointNumber : shown === undefined ? undefined : ringRows(shown)[p.pointNumber];
+      if (row === undefined) return;
       const e = ev.event;
-      this.picks.click(Math.floor(p.curveNumber / TRACES_PER_PANEL), p.pointNumber, !!(e && (e.shiftKey || e.ctrlKey || e.metaKey)));
+      this.picks.click(panel, row, !!(e && (e.shiftKey || e.ctrlKey || e.metaKey)));
     });
     plot.on("plotly_selected", (ev) => {
       if (ev === undefined || ev === null) return;
@@ -128,7 +134,11 @@ export class ScatterView {
       }
       // Plotly also reports an empty selection when a redraw clears its box: keep the selection
       // (the toolbar's "clear selection" button clears it).
-      if (rows.size > 0) this.picks.select(rows);
+      if (rows.size === 0) return;
+      this.picks.select(rows);
+      // The rings show the selection; Plotly's outline would stay on top and catch the clicks
+      // meant for the points inside it.
+      void Plotly.relayout(this.el, { selections: [] });
     });
   }
 

@@ -56,14 +56,13 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
   await page.locator(".sentrycam-root .sentrycam-select-color").first().selectOption("group");
   await page.waitForFunction(() => /0-4/.test(document.querySelector(".sentrycam-root .sentrycam-legend")?.textContent ?? "") && /5-9/.test(document.querySelector(".sentrycam-root .sentrycam-legend")?.textContent ?? ""), undefined, { timeout: 10_000 });
 
-  // Box-select the middle of the map with the mouse: points are selected and their trails drawn.
+  // Box-select, with the mouse, the neighbourhood of a point: points are selected, their trails drawn.
   await page.locator(".sentrycam-root .modebar-btn[data-val='select']").first().click();
-  const box = await page.locator(".sentrycam-root .sentrycam-scatter .nsewdrag").first().boundingBox();
-  assert.ok(box, "the scatter's drag layer is on the page");
-  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+  const [centre] = await pointsOnScreen(page);
+  await page.mouse.move(centre.x - 45, centre.y - 45);
   await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 8 });
-  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.7, { steps: 8 });
+  await page.mouse.move(centre.x, centre.y, { steps: 8 });
+  await page.mouse.move(centre.x + 45, centre.y + 45, { steps: 8 });
   await page.mouse.up();
   const selected = Number(await waitAttr(page, "selected", (v) => Number(v) > 0, "> 0", 10_000));
   await waitAttr(page, "trails", (v) => Number(v) > 0, "> 0", 120_000);
@@ -109,10 +108,43 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
   await waitAttr(page, "step", (v) => v !== before, `not ${before}`, 30_000);
   await page.locator(".sentrycam-root .sentrycam-play").first().click();
 
-  // cam.selection in Python: the ids selected in the view, once the cell has finished.
   assert.equal((await rootAttrs(page)).selected, String(selected), "redraws keep the selection");
+
+  // Lasso: a triangle over the middle of the map selects other points.
+  await page.locator(".sentrycam-root .sentrycam-clear-selection").first().click();
+  await waitAttr(page, "selected", (v) => v === "0", "0", 10_000);
+  await page.locator(".sentrycam-root .modebar-btn[data-val='lasso']").first().click();
+  const [inside] = await pointsOnScreen(page);
+  const corners: [number, number][] = [[-50, -40], [50, -40], [0, 50], [-50, -40]];
+  await page.mouse.move(inside.x + corners[0][0], inside.y + corners[0][1]);
+  await page.mouse.down();
+  for (const [dx, dy] of corners.slice(1)) await page.mouse.move(inside.x + dx, inside.y + dy, { steps: 10 });
+  await page.mouse.up();
+  await waitAttr(page, "selected", (v) => Number(v) > 0, "> 0", 10_000);
+
+  // Click one point, then Shift-click another: the selection is those two samples.
+  await page.locator(".sentrycam-root .sentrycam-clear-selection").first().click();
+  await waitAttr(page, "selected", (v) => v === "0", "0", 10_000);
+  await page.locator(".sentrycam-root .modebar-btn[data-val='zoom']").first().click(); // clicks, as most people do, in zoom mode
+  const points = await pointsOnScreen(page);
+  // Hover first, as a hand does: Plotly picks the point under the mouse while it moves.
+  const clickAt = async (p: { x: number; y: number }) => {
+    await page.mouse.move(p.x - 3, p.y - 3);
+    await page.mouse.move(p.x, p.y, { steps: 3 });
+    await page.waitForTimeout(300);
+    await page.mouse.down();
+    await page.mouse.up();
+  };
+  await clickAt(points[0]);
+  await waitAttr(page, "selected", (v) => v === "1", "1 (a click)", 10_000);
+  await page.keyboard.down("Shift");
+  await clickAt(points[1]);
+  await page.keyboard.up("Shift");
+  await waitAttr(page, "selected", (v) => v === "2", "2 (a Shift-click adds)", 10_000);
+
+  // cam.selection in Python: the ids selected in the view, once the cell has finished.
   const out = await cellJsonAfter(page, cells.length);
-  assert.equal((out.selection as number[]).length, selected);
+  assert.deepEqual([...(out.selection as number[])].sort((a, b) => a - b), [points[0].id, points[1].id].sort((a, b) => a - b));
   assert.equal((out.tasks as unknown[]).length, 2);
   assert.ok((out.forgetting as string[]).some((m) => m.includes("0-4")), `forgetting alerts: ${JSON.stringify(out.forgetting)}`);
   console.log(`analyses: ${selected} selected, ${layers.length} panels in ${contexts} canvases, forgetting ${JSON.stringify(out.forgetting)}`);
@@ -120,6 +152,29 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
   assert.deepEqual(problems.errors, []);
   await page.close();
 });
+
+/**
+ * Two points of the first panel on the screen (page pixels) with their sample ids: the first
+ * drawn point, and the one farthest from it (so a click on each hits its own).
+ */
+async function pointsOnScreen(page: Page): Promise<{ x: number; y: number; id: number }[]> {
+  return page.evaluate(() => {
+    type Axis = { _offset: number; l2p(v: number): number };
+    const gd = document.querySelector(".sentrycam-root .sentrycam-scatter") as unknown as HTMLElement & { _fullLayout: { xaxis: Axis; yaxis: Axis }; data: { x: ArrayLike<number>; y: ArrayLike<number>; customdata: [number][] }[] };
+    const { xaxis, yaxis } = gd._fullLayout;
+    const rect = gd.getBoundingClientRect();
+    const trace = gd.data[1];
+    // No named functions in here: the test runner's transpiler would wrap them in a helper the page lacks.
+    let first = 0;
+    while (first < trace.x.length && !Number.isFinite(trace.x[first])) first++;
+    let far = first, best = -1;
+    for (let i = 0; i < trace.x.length; i++) {
+      const d = (trace.x[i] - trace.x[first]) ** 2 + (trace.y[i] - trace.y[first]) ** 2;
+      if (Number.isFinite(d) && d > best) [best, far] = [d, i];
+    }
+    return [first, far].map((i) => ({ x: rect.left + xaxis._offset + xaxis.l2p(trace.x[i]), y: rect.top + yaxis._offset + yaxis.l2p(trace.y[i]), id: trace.customdata[i][0] }));
+  });
+}
 
 /** Run the check cell (again) and read its JSON. */
 async function cellJsonAfter(page: Page, index: number): Promise<Record<string, unknown>> {
