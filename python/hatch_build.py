@@ -1,9 +1,13 @@
-"""Build the frontend bundle before packaging when it is missing and Node is available."""
+"""Build the frontend bundle and the JupyterLab extension before packaging when they are missing
+and Node is available."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,32 @@ class BundleHook(BuildHookInterface):
     """Runs ``npm run build`` at the repository root if ``sentrycam/static/widget.js`` is absent."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        self._bundle()
+        self._labextension()
+
+    def _labextension(self) -> None:
+        """Build ``sentrycam/labextension`` (the wheel's share/jupyter part) when it is missing."""
+        here = Path(self.root)
+        if (here / "sentrycam" / "labextension" / "package.json").exists():
+            return
+        repo = here.parent
+        script = repo / "scripts" / "build-labextension.sh"
+        ready = (repo / "node_modules" / "@jupyterlab" / "builder").exists() and script.exists()
+        if not ready or importlib.util.find_spec("jupyterlab") is None:
+            self.app.display_warning(
+                "sentrycam: the JupyterLab extension (alert notifications) is not built and cannot "
+                "be here (it needs npm packages and jupyterlab); the widget works without it. Run "
+                "scripts/build-labextension.sh first."
+            )
+            return
+        subprocess.run(
+            ["bash", str(script)],
+            cwd=repo,
+            check=True,
+            env={**os.environ, "PYTHON": sys.executable},
+        )
+
+    def _bundle(self) -> None:
         here = Path(self.root)
         bundle = here / "sentrycam" / "static" / "widget.js"
         if bundle.exists() and bundle.with_suffix(".css").exists():

@@ -27,7 +27,7 @@ fi
 # The repo's package.json says "type": "module"; without this, Node would treat JavaScript that
 # Python packages ship inside .venv (JupyterLab's bundled yarn) as ES modules and fail on it.
 [ -f .venv/package.json ] || echo '{"type": "commonjs"}' > .venv/package.json
-if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap, lightning, transformers, accelerate, s3fs, moto, duckdb" 2>/dev/null \
+if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap, lightning, transformers, accelerate, s3fs, moto, duckdb, marimo" 2>/dev/null \
    || [ python/pyproject.toml -nt .venv/.sentrycam-installed ]; then
   echo "== pip install (torch CPU wheel, sentrycam and its dev tools)"
   .venv/bin/python -m pip install -q --upgrade pip
@@ -40,3 +40,12 @@ fi
 echo "== building the frontend bundle"
 npm run --silent build >/dev/null
 ls -l python/sentrycam/static/widget.js | awk '{printf "   widget.js: %.0f KB\n", $5/1024}'
+
+echo "== building the JupyterLab extension (sentrycam-alerts)"
+bash scripts/build-labextension.sh
+# An editable install does not copy the wheel's shared data: link the built extension into the
+# environment, where JupyterLab finds it (a wheel puts it there by itself).
+mkdir -p .venv/share/jupyter/labextensions
+rm -rf .venv/share/jupyter/labextensions/sentrycam-alerts
+ln -s "$PWD/python/sentrycam/labextension" .venv/share/jupyter/labextensions/sentrycam-alerts
+du -sk python/sentrycam/labextension | awk '{printf "   labextension: %d KB\n", $1}'

@@ -57,3 +57,22 @@ export const GROUP_PANELS: readonly { title: string; metric: GroupMetric }[] = [
   { title: "class separation per group", metric: "separation" },
   { title: "CKA to end of its task, per group", metric: "cka_task_end" },
 ];
+
+/**
+ * The browser event a monitor dispatches on `window` for each new warning or critical alert, for
+ * anything on the page to hear (the JupyterLab extension in labextension/ shows a notification).
+ * A plain DOM event: no kernel round trip (the kernel is busy while training runs), and nothing
+ * happens when nobody listens (Notebook 7 without the extension, VS Code, marimo, a page).
+ */
+export const ALERT_EVENT = "sentrycam:alert";
+/** Severities worth interrupting someone for. */
+export const NOTIFY_SEVERITIES: readonly Severity[] = ["warning", "critical"];
+
+/** The `detail` of an ALERT_EVENT. */
+export interface AlertEventDetail {
+  /** The monitor (its views' root elements carry it as data-uid). */
+  uid: string;
+  /** The notebook's path where the host tells it (JupyterLab), else null. */
+  path: string | null;
+  alerts: { step: number; layer: string | null; metric: string; message: string; severity: string }[];
+}

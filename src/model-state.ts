@@ -8,8 +8,11 @@ import type { PortFactory } from "./reduction/client.ts";
 import type { Alert, KernelMessage, TaskBoundary, ViewMessage } from "./transport/messages.ts";
 import type { ImageFormat } from "./contract.ts";
 import type { WidgetModel } from "./model.ts";
+import { announce, originOf, type Origin } from "./announce.ts";
 
 export interface ModelState {
+  /** Where this monitor's alerts come from (told to the page with each new alert). */
+  origin: Origin | null;
   store: FrameStore;
   alerts: Alert[];
   notices: string[];
@@ -27,6 +30,7 @@ const states = new Map<string, ModelState>();
 /** A fresh state (no kernel attached): for tests, the exported page and `modelState`. */
 export function createState(start?: PortFactory): ModelState {
   return {
+    origin: null,
     store: new FrameStore(),
     alerts: [],
     notices: [],
@@ -45,6 +49,7 @@ export function modelState(model: WidgetModel, start?: PortFactory, signal?: Abo
   let state = states.get(key);
   if (state !== undefined) return state;
   const s = createState(start);
+  s.origin = originOf(model);
   states.set(key, s);
   const onMessage = (msg: KernelMessage, buffers: DataView[]) => handleMessage(s, msg, buffers);
   model.on("msg:custom", onMessage);
@@ -86,6 +91,7 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       const fresh = msg.alerts.filter((a) => !known.has(alertKey(a)));
       if (fresh.length === 0) break;
       state.alerts.push(...fresh);
+      if (state.origin !== null) announce(state.origin, fresh);
       for (const fn of state.alertListeners) fn(fresh);
       break;
     }

@@ -57,6 +57,7 @@ export class MonitorView {
     signal: AbortSignal,
   ) {
     this.root = div(parent, "sentrycam-root");
+    this.root.dataset.uid = model.get("_uid"); // the alert notifications find the monitor by it
     this.method = asReducer(model.get("reducer"));
     this.selection = [...(model.get("selection") ?? [])];
     this.toolbar = new Toolbar(this.root, {

@@ -36,6 +36,9 @@ def test_wheel_carries_the_bundle_and_runs_without_node(tmp_path):
     (wheel,) = tmp_path.glob("sentrycam-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "sentrycam/static/widget.js" in names and "sentrycam/static/widget.css" in names
+    share = "sentrycam-0.1.0.data/data/share/jupyter/labextensions/sentrycam-alerts/"
+    assert share + "package.json" in names, "the JupyterLab extension rides in the wheel"
+    assert any(n.startswith(share + "static/remoteEntry.") for n in names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
@@ -50,3 +53,55 @@ def test_wheel_carries_the_bundle_and_runs_without_node(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith(str(site))
+
+
+@pytest.mark.skipif(
+    not (ROOT / "python" / "sentrycam" / "labextension" / "package.json").exists(),
+    reason="JupyterLab extension not built (run scripts/build-labextension.sh)",
+)
+def test_pip_install_alone_installs_the_jupyterlab_extension(tmp_path):
+    """A wheel installed into a fresh prefix: JupyterLab lists the extension from there."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(ROOT / "python"),
+            "-w",
+            str(wheels),
+        ],
+        check=True,
+    )
+    (wheel,) = wheels.glob("sentrycam-*.whl")
+    prefix = tmp_path / "prefix"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--prefix",
+            str(prefix),
+            str(wheel),
+        ],
+        check=True,
+    )
+    here = prefix / "share" / "jupyter" / "labextensions"
+    assert (here / "sentrycam-alerts" / "package.json").exists()
+    env = {**os.environ, "JUPYTER_PATH": str(prefix / "share" / "jupyter")}
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyterlab.labextensions", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    listing = out.stdout + out.stderr
+    section = listing[listing.index(str(here)) :].split("\n\n")[0]
+    assert "sentrycam-alerts" in section and "enabled" in section and "OK" in section, listing
