@@ -154,8 +154,8 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
 });
 
 /**
- * Two points of the first panel on the screen (page pixels) with their sample ids: the first
- * drawn point, and the one farthest from it (so a click on each hits its own).
+ * Two points of the first panel on the screen (page pixels) with their sample ids: the two most
+ * isolated ones (farthest from their nearest neighbour), so that a click on each hits that point.
  */
 async function pointsOnScreen(page: Page): Promise<{ x: number; y: number; id: number }[]> {
   return page.evaluate(() => {
@@ -165,14 +165,15 @@ async function pointsOnScreen(page: Page): Promise<{ x: number; y: number; id: n
     const rect = gd.getBoundingClientRect();
     const trace = gd.data[1];
     // No named functions in here: the test runner's transpiler would wrap them in a helper the page lacks.
-    let first = 0;
-    while (first < trace.x.length && !Number.isFinite(trace.x[first])) first++;
-    let far = first, best = -1;
+    const px: { x: number; y: number; id: number; gap: number }[] = [];
     for (let i = 0; i < trace.x.length; i++) {
-      const d = (trace.x[i] - trace.x[first]) ** 2 + (trace.y[i] - trace.y[first]) ** 2;
-      if (Number.isFinite(d) && d > best) [best, far] = [d, i];
+      if (!Number.isFinite(trace.x[i]) || !Number.isFinite(trace.y[i])) continue;
+      px.push({ x: rect.left + xaxis._offset + xaxis.l2p(trace.x[i]), y: rect.top + yaxis._offset + yaxis.l2p(trace.y[i]), id: trace.customdata[i][0], gap: Infinity });
     }
-    return [first, far].map((i) => ({ x: rect.left + xaxis._offset + xaxis.l2p(trace.x[i]), y: rect.top + yaxis._offset + yaxis.l2p(trace.y[i]), id: trace.customdata[i][0] }));
+    for (const p of px) for (const q of px) if (p !== q) p.gap = Math.min(p.gap, Math.hypot(p.x - q.x, p.y - q.y));
+    const inside = px.filter((p) => p.x > rect.left + 60 && p.x < rect.right - 20 && p.y > rect.top + 40 && p.y < rect.bottom - 40);
+    inside.sort((a, b) => b.gap - a.gap);
+    return inside.slice(0, 2).map((p) => ({ x: p.x, y: p.y, id: p.id }));
   });
 }
 
