@@ -10,19 +10,10 @@ import { trailTrace, trails } from "../src/analysis/trails.ts";
 import { frameNeighbours, MOVER_NEIGHBOURS } from "../src/reduce/neighbours.ts";
 import { REGION_GRID, MOVER_COUNT, TRAIL_FRAMES } from "../src/view/analyses.ts";
 import { clusters, jitter } from "./lib/synthetic.ts";
+import { medianMs } from "./lib/timing.ts";
 
 /** Median milliseconds of `reps` calls after one warm-up call. */
-function time(reps: number, fn: () => unknown): number {
-  fn();
-  const ms: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  return ms[Math.floor(ms.length / 2)];
-}
+const time = (reps: number, fn: () => unknown): number => medianMs(reps, fn, 1);
 
 const rows: { what: string; n: number; d: number; ms: number }[] = [];
 for (const n of [500, 2000, 5000]) {

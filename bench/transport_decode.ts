@@ -1,6 +1,7 @@
 // Decode timings for bench/transport.py: the widget's Arrow decoder vs JSON.parse into typed arrays.
 import { readFileSync } from "node:fs";
 import { decodeFrame } from "../src/transport/decode.ts";
+import { medianMs } from "./lib/timing.ts";
 
 const [f32Path, f16Path, jsonPath, repsArg] = process.argv.slice(2);
 const reps = Number(repsArg ?? 15);
@@ -12,25 +13,14 @@ function aligned(path: string): Uint8Array {
   return out;
 }
 
-function medianMs(fn: () => unknown): number {
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 const f32 = aligned(f32Path);
 const f16 = aligned(f16Path);
 const jsonBytes = aligned(jsonPath);
 let sink = 0;
-const arrowF32 = medianMs(() => { sink += decodeFrame(f32).x[0]; });
-const arrowF16 = medianMs(() => { sink += decodeFrame(f16).x[0]; });
+const arrowF32 = medianMs(reps, () => { sink += decodeFrame(f32).x[0]; });
+const arrowF16 = medianMs(reps, () => { sink += decodeFrame(f16).x[0]; });
 // The naive path: text → objects → a Float32Array the reducer can use (as the widget would need).
-const json = medianMs(() => {
+const json = medianMs(reps, () => {
   const obj = JSON.parse(new TextDecoder().decode(jsonBytes)) as { x: number[][] };
   const n = obj.x.length, d = obj.x[0].length;
   const x = new Float32Array(n * d);
