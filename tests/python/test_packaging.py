@@ -1,4 +1,4 @@
-"""The wheel carries the frontend bundle, and the installed package runs without Node."""
+"""The wheel carries the bundle and the JupyterLab extension, and runs without Node."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
+import sentrycam
+
 ROOT = Path(__file__).resolve().parents[2]
+#: Where the wheel's data puts the JupyterLab extension, below the environment's prefix.
+EXTENSION = "share/jupyter/labextensions/sentrycam-alerts"
 
 
-@pytest.mark.skipif(
-    not (ROOT / "python" / "sentrycam" / "static" / "widget.js").exists(),
-    reason="bundle not built (run npm run build)",
-)
-def test_wheel_carries_the_bundle_and_runs_without_node(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built once for this module's tests."""
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -29,14 +32,22 @@ def test_wheel_carries_the_bundle_and_runs_without_node(tmp_path):
             "--no-build-isolation",
             str(ROOT / "python"),
             "-w",
-            str(tmp_path),
+            str(out),
         ],
         check=True,
     )
-    (wheel,) = tmp_path.glob("sentrycam-*.whl")
+    (built,) = out.glob("sentrycam-*.whl")
+    return built
+
+
+@pytest.mark.skipif(
+    not (ROOT / "python" / "sentrycam" / "static" / "widget.js").exists(),
+    reason="bundle not built (run npm run build)",
+)
+def test_wheel_carries_the_bundle_and_runs_without_node(wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "sentrycam/static/widget.js" in names and "sentrycam/static/widget.css" in names
-    share = "sentrycam-0.1.0.data/data/share/jupyter/labextensions/sentrycam-alerts/"
+    share = f"sentrycam-{sentrycam.__version__}.data/data/{EXTENSION}/"
     assert share + "package.json" in names, "the JupyterLab extension rides in the wheel"
     assert any(n.startswith(share + "static/remoteEntry.") for n in names)
     site = tmp_path / "site"
@@ -59,25 +70,8 @@ def test_wheel_carries_the_bundle_and_runs_without_node(tmp_path):
     not (ROOT / "python" / "sentrycam" / "labextension" / "package.json").exists(),
     reason="JupyterLab extension not built (run scripts/build-labextension.sh)",
 )
-def test_the_wheel_installs_the_jupyterlab_extension(tmp_path):
+def test_the_wheel_installs_the_jupyterlab_extension(wheel, tmp_path):
     """The wheel's data in a fresh prefix: JupyterLab lists the extension from there."""
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            str(ROOT / "python"),
-            "-w",
-            str(wheels),
-        ],
-        check=True,
-    )
-    (wheel,) = wheels.glob("sentrycam-*.whl")
     # What pip does with a wheel's data: <name>.data/data/* goes under the prefix. Done by hand:
     # `pip install --prefix` would also uninstall the sentrycam this environment runs.
     prefix = tmp_path / "prefix"
@@ -87,8 +81,8 @@ def test_the_wheel_installs_the_jupyterlab_extension(tmp_path):
                 target = prefix / name.split(".data/data/", 1)[1]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(zf.read(name))
-    here = prefix / "share" / "jupyter" / "labextensions"
-    assert (here / "sentrycam-alerts" / "package.json").exists()
+    here = (prefix / EXTENSION).parent
+    assert (prefix / EXTENSION / "package.json").exists()
     env = {**os.environ, "JUPYTER_PATH": str(prefix / "share" / "jupyter")}
     out = subprocess.run(
         [sys.executable, "-m", "jupyterlab.labextensions", "list"],
