@@ -135,8 +135,16 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
     await page.mouse.down();
     await page.mouse.up();
   };
+  // The next click lands once the plot has been redrawn with this selection (its ring drawn).
+  const ringed = (id: number) =>
+    page.waitForFunction((want) => {
+      const gd = document.querySelector(".sentrycam-root .sentrycam-scatter") as unknown as { data?: { customdata?: unknown[] }[] };
+      return gd.data?.[3]?.customdata?.includes(want) ?? false;
+    }, id, { timeout: 30_000 });
   await clickAt(points[0]);
   await waitAttr(page, "selected", (v) => v === "1", "1 (a click)", 10_000);
+  await ringed(points[0].id);
+  await page.waitForTimeout(300); // and the redraw that drew it has settled
   await page.keyboard.down("Shift");
   await clickAt(points[1]);
   await page.keyboard.up("Shift");
