@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from sentrycam.alerts import Alert, AlertEngine, RobustChangeRule, SentryCamRule
-from sentrycam.rules import median  # the engine's median (``inf`` stands for a miss)
+from sentrycam.alerts._rules import median  # the engine's median (``inf`` stands for a miss)
 
 __all__ = ["DETECTORS", "Detector", "alerts_of", "calibrate", "delay_of", "median", "score"]
 

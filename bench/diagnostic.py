@@ -4,7 +4,7 @@ nobody tuned them on?
 Usage: ``.venv/bin/python bench/diagnostic.py [--quick] [--jobs N]``. Trains small MLPs, CNNs
 with BatchNorm and transformer encoders (CPU; digits from scikit-learn, generated token
 sequences) with SGD + momentum and step decay or AdamW with warm-up and cosine decay, healthy
-or failing from a known onset step; feeds each captured frame to :class:`sentrycam.audit.Auditor`
+or failing from a known onset step; feeds each captured frame to :class:`sentrycam.alerts.Auditor`
 (the stock configuration) and applies the same robust rule to the validation loss and accuracy.
 Seeds are split: any setting (the calibrated multipliers) is chosen on the *dev* seeds, then the
 *test* seeds run once with it, and both are printed side by side. A full run writes
@@ -31,7 +31,7 @@ load_sentrycam()
 from diag_detect import DETECTORS, alerts_of, calibrate, delay_of, median, score  # noqa: E402
 from diag_report import HEADER, report  # noqa: E402
 
-from sentrycam.audit import Auditor  # noqa: E402
+from sentrycam.alerts import Auditor  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EVERY = 10

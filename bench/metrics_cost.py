@@ -24,7 +24,7 @@ from diag_runs import load_sentrycam
 
 load_sentrycam()
 
-from sentrycam import metrics as M  # noqa: E402
+import sentrycam.metrics._layer as M  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUDGET_MS = 50.0
@@ -42,7 +42,7 @@ def _time(fn: Callable[[], object], reps: int) -> float:
 
 def _parts(x, labels: np.ndarray, x_prev) -> dict[str, Callable[[], object]]:
     """Each metric group on its own, as layer_metrics runs it."""
-    ops = M._Ops(x)
+    ops = M.Ops(x)
     xa = ops.prepare(x)
     st = M.LayerState()
     M.layer_metrics(x_prev, labels, st)
@@ -58,7 +58,7 @@ def _parts(x, labels: np.ndarray, x_prev) -> dict[str, Callable[[], object]]:
 
     def spectrum():
         xc = xa - ops.colmean(xa)
-        return M._entropy_rank(ops.eigvalsh(xc.T @ xc))
+        return M.entropy_rank(ops.eigvalsh(xc.T @ xc))
 
     xc = xa - ops.colmean(xa)
     eig = ops.eigvalsh(xc.T @ xc)
@@ -75,7 +75,7 @@ def _parts(x, labels: np.ndarray, x_prev) -> dict[str, Callable[[], object]]:
 
     return {
         "finite+norms+dead+dormant": base,
-        "class (intra/inter/fisher/nc1)": lambda: M._class_metrics(ops, xa, labels),
+        "class (intra/inter/fisher/nc1)": lambda: M.class_metrics(ops, xa, labels),
         "eff_rank (centre+gram+eigvalsh)": spectrum,
         "cka_prev+cka_ref": cka,
         "knn_jaccard_prev": knn,

@@ -1,7 +1,7 @@
 """Error of the geometry metrics computed on a layer's random projection instead of its full width.
 
 A layer wider than ``max_dim`` travels as a fixed seeded Gaussian projection to ``k`` dimensions
-(:mod:`sentrycam.project`); when ``n x d`` exceeds ``EXACT_METRICS_MAX_VALUES`` its metrics are
+(:mod:`sentrycam.pipeline`); when ``n x d`` exceeds ``EXACT_METRICS_MAX_VALUES`` its metrics are
 computed on that projection too, except the per-value, per-row and per-unit ones (non-finite
 fraction, norms, dead and dormant units), which stay exact. This measures, for realistic wide
 activations (conv maps and transformer tokens flattened, a wide ReLU MLP layer, clustered
@@ -38,9 +38,9 @@ from diag_runs import load_sentrycam
 
 load_sentrycam()
 
-from sentrycam.builder import EXACT_METRICS_MAX_VALUES  # noqa: E402
 from sentrycam.metrics import METRIC_KEYS, LayerState, layer_metrics  # noqa: E402
-from sentrycam.project import Projector  # noqa: E402
+from sentrycam.pipeline._builder import EXACT_METRICS_MAX_VALUES  # noqa: E402
+from sentrycam.pipeline._project import Projector  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_PROBE = 512

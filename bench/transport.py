@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentrycam.frames import encode_frame
+from sentrycam.wire import encode_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 

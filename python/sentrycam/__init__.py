@@ -1,19 +1,18 @@
-"""sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter."""
+"""sentrycam: watch a neural network's hidden layers while it trains, live in Jupyter.
 
-# First: modules imported below read it (the exported page records it). Equal to package.json's
-# and src/contract.ts's VERSION (tests/python/test_contract.py).
-__version__ = "0.1.0"
+The package is laid out as the data flow: ``capture`` (training thread) → ``pipeline``
+(background thread: metrics, alerts, frames) → ``wire`` (Arrow frames, the views) and
+``recording``; ``metrics`` and ``alerts`` beside it; ``contract`` and ``base`` under everything.
+``Monitor`` (``monitor.py``) is the façade; ``watch``, ``cli`` and ``integrations`` sit on top.
+"""
 
-
+from ._watch import watch
 from .alerts import Alert, AlertEngine
-from .follow import watch
-from .frames import Frame, decode_frame, encode_frame
-from .groups import GROUP_METRICS, group_metric_name
+from .base import SentrycamWarning, group_metric_name
+from .contract import GROUP_METRICS, __version__
 from .monitor import Monitor
-from .problems import SentrycamWarning
-from .readback import iter_recording, read_recording
-from .snapshot import Snapshot
-from .tables import read_metrics, read_table
+from .recording import iter_recording, read_metrics, read_recording, read_table
+from .wire import Frame, Snapshot, decode_frame, encode_frame
 
 __all__ = [
     "GROUP_METRICS",
@@ -23,6 +22,7 @@ __all__ = [
     "Monitor",
     "SentrycamWarning",
     "Snapshot",
+    "__version__",
     "decode_frame",
     "encode_frame",
     "group_metric_name",

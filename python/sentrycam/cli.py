@@ -19,10 +19,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from .alerts import SEVERITIES
-from .follow import ENDED_POLL_S, MAX_BACKOFF_S, POLL_S, AlertReplay, RunFollower
-from .protocol import REDUCERS
-from .readback import Poll, RecordingError, read_all
+from .alerts import AlertReplay
+from .contract import REDUCERS, SEVERITIES, SEVERITY_RANK
+from .recording import (
+    ENDED_POLL_S,
+    MAX_BACKOFF_S,
+    POLL_S,
+    Poll,
+    RecordingError,
+    RunFollower,
+    read_all,
+)
 
 EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE, EXIT_TIMEOUT = 0, 1, 2, 3
 FAIL_ON = ("warning", "critical")
@@ -132,7 +139,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .html import write_html
+    from .wire import write_html
 
     poll, alerts = _read(args.run)
     layers = list(dict.fromkeys(f.layer for f in poll.frames))
@@ -241,8 +248,8 @@ def _alert_line(alert: Any) -> str:
 def _fails(alerts: list[Any], fail_on: str | None) -> bool:
     if fail_on is None:
         return False
-    floor = SEVERITIES.index(fail_on)
-    return any(SEVERITIES.index(a.severity) >= floor for a in alerts if a.severity in SEVERITIES)
+    floor = SEVERITY_RANK[fail_on]
+    return any(SEVERITY_RANK.get(a.severity, -1) >= floor for a in alerts)
 
 
 def _size(n: int) -> str:

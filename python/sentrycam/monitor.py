@@ -1,8 +1,10 @@
 """Monitor: the public widget that captures activations during training and streams them live.
 
-A thin façade over the pieces of the data flow: :mod:`.capture` (probe pass, hooks, pooling) and
-:mod:`.cadence` on the training thread; :mod:`.builder` (metrics, alerts, projection, encoding),
-the recording and :mod:`.channel` (sends to the views) on the background :mod:`.worker`.
+A thin façade over the data flow: :mod:`.capture` on the training thread (a
+:class:`~.capture.ProbeSession`: probe pass, hooks, pooling; the cadence), then on the background
+thread :mod:`.pipeline` (metrics and alerts, width cap, encoding), :mod:`.recording` and
+:mod:`.wire` (frames to the views). Its pieces are made in :mod:`._parts` from settings checked
+once in :mod:`._settings`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
@@ -20,42 +21,20 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import notices
-from .builder import Capture, FrameBuilder, LayerCapture
-from .cadence import Cadence
-from .capture import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner, resolve_layers
-from .channel import ViewChannel
-from .distributed import Distributed
-from .frames import Frame
-from .groups import GroupNames, task_boundary
-from .html import write_html
-from .inputs import Inputs
-from .pipeline import CapturePipeline
-from .pool import check_pool, pool_for
-from .problems import ProblemLog, SentrycamWarning
-from .project import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES
-from .protocol import DEFAULT_MAX_FRAMES, REDUCERS
-from .record import Recorder
-from .settings import check_class_names, check_settings, step_number
-from .snapshot import Snapshot
+from ._capturer import Capturer
+from ._notices import register, unregister
+from ._parts import assemble
+from ._settings import MonitorSettings, step_number
+from .alerts import Alert
+from .base import GroupNames, SentrycamWarning
+from .capture import Distributed, ProbeSession
+from .contract import DEFAULT_MAX_FRAMES, REDUCERS
+from .pipeline import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES
+from .wire import CSS, ESM, Frame, Snapshot, bundle_missing, write_html
 
 __all__ = ["Monitor", "SentrycamWarning"]
 
-STATIC = Path(__file__).parent / "static"
 CLOSE_TIMEOUT_S = 60.0  # close() and interpreter exit wait this long for queued captures
-
-# Shown instead of the view when the package was installed without its frontend bundle.
-_MISSING_BUNDLE_ESM = """
-export default { render({ el }) {
-  el.textContent = "sentrycam: the frontend bundle (static/widget.js) is missing, so the view "
-    + "cannot be shown. Capture, metrics, alerts and recording still work. Run npm run build.";
-} };
-"""
-
-
-def _static_or(path: Path, fallback: str) -> Path | str:
-    """``path`` when it exists (anywidget reads it), else inline ``fallback`` source."""
-    return path if path.exists() else fallback
 
 
 class Monitor(anywidget.AnyWidget):
@@ -73,8 +52,8 @@ class Monitor(anywidget.AnyWidget):
     (:mod:`.groups`, :mod:`.group_metrics`, :mod:`.forgetting`).
     """
 
-    _esm = _static_or(STATIC / "widget.js", _MISSING_BUNDLE_ESM)
-    _css = _static_or(STATIC / "widget.css", "")
+    _esm = ESM
+    _css = CSS
 
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     reducer = traitlets.Unicode(REDUCERS[0]).tag(sync=True)
@@ -113,77 +92,66 @@ class Monitor(anywidget.AnyWidget):
         distributed: str = "rank0",
         class_names: Any = None,
     ) -> None:
-        layer_names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
-        check_settings(
-            every, reducer, dtype, max_frames, max_dim, max_frame_bytes, probe_batch, budget
+        settings = MonitorSettings.check(
+            layers=layers,
+            has_model=model is not None,
+            every=every,
+            record=record,
+            max_frames=max_frames,
+            max_bytes=max_bytes,
+            reducer=reducer,
+            dtype=dtype,
+            title=title,
+            strict=strict,
+            metrics=metrics,
+            pool=pool,
+            max_dim=max_dim,
+            max_frame_bytes=max_frame_bytes,
+            probe_batch=probe_batch,
+            sync=sync,
+            budget=budget,
+            distributed=distributed,
+            class_names=class_names,
         )
-        names = check_class_names(class_names)
-        self._groups = GroupNames()  # the group-name list every frame's codes index into
-        self._tasks: tuple[dict[str, Any], ...] = ()  # task boundaries (cam.task), in order
-        self._last_step = 0  # the last step given to step()/log(): where task() marks
-        check_pool(pool, layer_names if model is not None else None)
+        self._settings = settings
         dist = Distributed.for_process(distributed, model=model, budget=budget, record=record)
         self._dist = dist
-        self._follower: Any = None  # set by sentrycam.watch: the thread following a recording
-        self._idle = not dist.active  # step() returns at once: another rank does the work
-        self._probe: Probe | None = None
-        self._runner: ProbeRunner | None = None
-        self._run_probe: Probe | None = None  # what this process runs: the probe or its part
-        self._run_probe_of: Probe | None = None  # ... of this probe (bound later by integrations)
-        self._agreed = {"layers": layer_names, "every": every, "probe_batch": probe_batch}
+        groups = GroupNames()
+        self._extra_stats: dict[str, Callable[[], dict[str, Any]]] = {}
+        self._session = ProbeSession(
+            dist,
+            groups,
+            pool=pool,
+            probe_batch=settings.probe_chunk,
+            agreed=settings.agreed(),
+        )
         if model is not None:
-            self._attach(model, probe, layer_names, pool)
+            self._session.bind(model, probe, settings.layers, pool_checked=True)
         elif probe is not None:
-            self._probe = Probe(probe, needs_model_input=False, group_names=self._groups)
-        record = dist.record_path(record)  # None on a rank that makes no frames
-        recorder = Recorder(record) if record is not None else None
+            self._session.set_probe(probe)
         super().__init__(
-            layers=layer_names,
+            layers=settings.layers,
             reducer=reducer,
             every=every,
             title=title,
-            class_names=names,
+            class_names=settings.class_names,
             _uid=uuid.uuid4().hex,
         )
-        self._pool = pool
-        self._probe_batch = probe_batch or DEFAULT_PROBE_BATCH
-        self._sync = sync
-        self._recorder = recorder
-        self._alert_callbacks: list[Callable[[Any], Any]] = []
-        self._log = ProblemLog(lambda text: self._channel.notice(text), strict=strict)
-        self._inputs = Inputs(self._log.report, self._groups)
-        self._channel = ViewChannel(
-            lambda content, buffers=None: self.send(content, buffers),
-            max_frames=max_frames,
-            max_bytes=max_bytes,
-            on_problem=self._log.report,
-            on_trim=self._on_trim,
+        parts = assemble(
+            settings,
+            dist,
+            groups,
+            send=lambda content, buffers=None: self.send(content, buffers),
+            engine=alerts,
         )
-        self._builder = FrameBuilder(
-            dtype=dtype,
-            max_dim=max_dim,
-            max_frame_bytes=max_frame_bytes,
-            auditor=_make_auditor(self._log.report, alerts) if metrics else None,
-            problem=self._log.report,
-        )
-        self._cadence = Cadence(every, budget, lockstep=dist.shards)
-        self._pipeline = CapturePipeline(
-            builder=self._builder,
-            channel=self._channel,
-            recorder=recorder,
-            log=self._log,
-            cadence=self._cadence,
-            sync=sync,
-            callbacks=self._alert_callbacks,
-        )
+        self._parts = parts
+        self._log, self._channel, self._pipeline = parts.log, parts.channel, parts.pipeline
+        self._capturer = Capturer(self._session, parts, dist, groups)
         self.on_msg(self._handle_message)
-        self._ipython_events = notices.register(self)
+        self._ipython_events = register(self)
         _LIVE.add(self)
-        if not (STATIC / "widget.js").exists() and dist.makes_frames:
-            self._log.report(
-                "the frontend bundle python/sentrycam/static/widget.js is missing, so no view can "
-                "be shown (capture, metrics and recording still work); run `npm run build`"
-            )
+        if bundle_missing() and dist.makes_frames:
+            self._log.report(bundle_missing())
 
     # ---- what was captured ------------------------------------------------------------------
 
@@ -197,10 +165,11 @@ class Monitor(anywidget.AnyWidget):
         return self._channel.history()
 
     @property
-    def alerts(self) -> list[Any]:
-        """Every alert raised so far (waits for the background thread, like ``frames``)."""
+    def alerts(self) -> list[Alert]:
+        """Every alert raised so far (waits for the background thread, like ``frames``); the
+        newest 10,000 are kept."""
         self._pipeline.settle()
-        return self._pipeline.alerts
+        return self._parts.alerts.list()
 
     @property
     def problems(self) -> list[str]:
@@ -211,7 +180,7 @@ class Monitor(anywidget.AnyWidget):
     @property
     def tasks(self) -> list[dict[str, Any]]:
         """The task boundaries marked so far (:meth:`task`), in order: ``{"step", "name"}``."""
-        return [dict(t) for t in self._tasks]
+        return [dict(t) for t in self._capturer.tasks]
 
     @property
     def closed(self) -> bool:
@@ -223,139 +192,62 @@ class Monitor(anywidget.AnyWidget):
         """How monitoring runs: captures, cadence, time on the training thread, backpressure,
         and this process's rank (``distributed``, ``rank``, ``world_size``)."""
         stats = {**self._pipeline.stats(), **self._dist.stats()}
-        if self._follower is not None:
-            stats["watch"] = self._follower.stats()
+        for key, source in self._extra_stats.items():
+            stats[key] = source()
         return stats
+
+    def report_stats(self, key: str, source: Callable[[], dict[str, Any]]) -> None:
+        """Show ``source()`` under ``key`` in :attr:`stats` (``sentrycam.watch`` tells how it
+        follows its recording this way)."""
+        self._extra_stats[key] = source
 
     # ---- capture ----------------------------------------------------------------------------
 
     def step(self, step: int, **scalars: Any) -> None:
         """Call once per training step; every ``every`` steps capture the probe and send frames."""
-        # This runs on every training step: a few microseconds matter on a fast model, so the
-        # common case is checked inline and the clock is read once at most.
-        if self._idle:
-            return
-        if type(step) is not int:
-            step = step_number(step)
-        self._last_step = step
-        pipeline, cadence = self._pipeline, self._cadence
-        if pipeline.undelivered or pipeline.log.pending:
-            pipeline.deliver()
-        if self._runner is None:
-            raise RuntimeError(
-                "step() needs a model and a probe: Monitor(model, layers=[...], probe=(x, y)); "
-                "without a model use cam.log(step, {name: array})"
-            )
-        worker = pipeline.worker
-        idle_since = worker.idle_since if worker is not None and cadence.budget else None
-        if not cadence.due(step, idle_since):
-            if self._sync:
-                self._channel.flush_due()  # frames batched during a burst leave within ~20 ms
-            return
-        try:
-            self._capture_step(step, scalars)
-        finally:
-            cadence.captured_until_now()
+        self._capturer.step(step, scalars)
 
-    def _capture_step(self, step: int, scalars: dict[str, Any]) -> None:
-        assert self._runner is not None and self._probe is not None  # set together
-        t0 = time.perf_counter()
-        try:
-            if self._run_probe_of is not self._probe:  # bound after construction
-                self._bind_probe()
-            run = (
-                self._dist.run_shard(self._probe_pass) if self._dist.shards else self._probe_pass()
-            )
-        except Exception as exc:  # the training loop must go on
-            self._log.report(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
-            return
-        if run is None:  # this rank's part of a sharded pass is with rank 0, which makes frames
-            self._cadence.captured(step, t0, time.perf_counter() - t0, 0.0, 0.0)
-            return
-        for problem in run.problems:
-            self._log.report(f"step {step}: {problem}")
-        probe = self._probe
-        layers = {
-            name: LayerCapture(pooled, labels=probe.labels, preds=run.preds, groups=probe.groups)
-            for name, pooled in run.layers.items()
-        }
-        capture = Capture(
-            step,
-            layers,
-            self._inputs.scalars(step, scalars),
-            self._cadence.effective_every,
-            run.ready,
-            group_names=self._groups.names,
-            tasks=self._tasks,
-        )
-        self._pipeline.submit(capture, t0)
+    def bind(self, model: Any, *, probe: Any, layers: Any = None, pool: Any = None) -> None:
+        """Watch ``layers`` (default: the monitor's) of ``model`` with ``probe`` from now on.
 
-    def _attach(self, model: Any, probe: Any, layer_names: list[str], pool: Any) -> None:
-        """Watch ``layer_names`` of ``model`` with ``probe``: at construction, or when a framework
-        callback learns the model at the start of training. Unknown names raise ``ValueError``."""
-        modules = resolve_layers(model, layer_names)
-        if probe is None:
-            raise ValueError(
-                "a model needs a fixed probe set: pass probe=(x, y) with x a tensor of inputs "
-                "and y integer labels (or probe=x)"
-            )
-        check_pool(pool, layer_names)
-        self._probe = Probe(probe, needs_model_input=True, group_names=self._groups)
-        if self._dist.active:  # no runner (no hooks, no probe on the device) on an idle rank
-            self._runner = ProbeRunner(model, modules, lambda name: pool_for(pool, name))
-            self._bind_probe()
+        For a monitor made before its model exists (the framework callbacks bind the trained
+        model when training starts). Unknown layer names raise ``ValueError``; ``pool``
+        (default: the monitor's) is checked against the layers.
+        """
+        names = list(self.layers) if layers is None else [str(n) for n in layers]
+        if pool is not None:
+            self._session.pool = pool
+        self._session.bind(model, probe, names, pool_checked=False)
+        if names != list(self.layers):
+            self.layers = names
 
-    def _show(self, frames: list[Frame], alerts: list[Any], *, send: bool = True) -> None:
-        """Frames and alerts made elsewhere (a recording being replayed or followed): kept,
+    # ---- for followers of a recording (recording.FollowedMonitor) --------------------------
+
+    def show(self, frames: list[Frame], alerts: list[Alert], *, send: bool = True) -> None:
+        """Show frames and alerts made elsewhere (a recording being replayed or followed): kept,
         listed, and sent to the views (``send=False``: sent when a view says hello)."""
-        known = list(self.layers)
-        for frame in frames:
-            if frame.layer not in known:
-                known.append(frame.layer)
-            self._builder.next_seq = max(self._builder.next_seq, frame.seq + 1)
-        if known != list(self.layers):
-            self.layers = known
-        if frames and tuple(frames[-1].tasks) != self._tasks:  # the run's boundaries so far
-            self._tasks = tuple(dict(t) for t in frames[-1].tasks)
+        new = [frame.layer for frame in frames if frame.layer not in self.layers]
+        if new:
+            self.layers = [*self.layers, *dict.fromkeys(new)]
+        if frames and tuple(frames[-1].tasks) != self._capturer.tasks:  # the run's so far
+            self._capturer.tasks = tuple(dict(t) for t in frames[-1].tasks)
             self._channel.set_tasks(self.tasks)
-        self._channel.push(frames, send=send)
-        if send:
-            self._channel.flush()
-        self._pipeline.alerts.extend(alerts)
-        if send:
-            self._channel.send_alerts(alerts)
+        self._parts.show(frames, alerts, send=send)
 
-    def _problem(self, text: str) -> None:
+    def report_problem(self, text: str) -> None:
         """Report a problem: a ``SentrycamWarning``, listed in ``cam.problems``, shown in views."""
         self._log.report(text)
 
-    def _status(self, text: str) -> None:
+    def show_status(self, text: str) -> None:
         """Tell the views where a followed run stands (kept: a later view is told too)."""
         self._channel.status(text)
 
-    def _call_back(self, alerts: list[Any]) -> None:
+    def run_alert_callbacks(self, alerts: list[Alert]) -> None:
         """Run the ``on_alert`` functions now, on this thread (a followed run: no training loop
         calls in); their exceptions are reported as problems."""
-        for alert in alerts:
-            for fn in list(self._alert_callbacks):
-                try:
-                    fn(alert)
-                except Exception as exc:
-                    self._log.report(f"on_alert function {fn!r} raised {type(exc).__name__}: {exc}")
+        self._pipeline.call_back_now(alerts)
 
-    def _bind_probe(self) -> None:
-        """Run ``_probe`` from now on: all of it, or this rank's part when sharded (then a
-        collective that checks that every rank agrees)."""
-        assert self._runner is not None and self._probe is not None
-        self._run_probe = self._dist.bind(self._probe, self._runner.model, self._agreed)
-        self._run_probe_of = self._probe
-        self._run_probe.follow(self._runner.inner)
-
-    def _probe_pass(self) -> ProbeRun:
-        """Run this process's probe (the whole probe, or its part in a sharded pass)."""
-        assert self._runner is not None and self._run_probe is not None
-        self._run_probe.follow(self._runner.inner)  # the model may have moved since
-        return self._runner.run(self._run_probe, self._probe_batch)
+    # ---- capture without a model ------------------------------------------------------------
 
     def log(
         self,
@@ -375,44 +267,24 @@ class Monitor(anywidget.AnyWidget):
         if not self._dist.makes_frames:
             return
         step = step_number(step)
-        self._last_step = step
+        self._capturer.last_step = step
         if not isinstance(activations, Mapping):
             raise TypeError(
                 f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"
             )
-        self._pipeline.deliver()
-        t0 = time.perf_counter()
-        probe = self._probe
-        if probe is not None and labels is None:
-            labels = probe.labels
-        layers: dict[str, LayerCapture] = {}
-        for key, values in activations.items():
-            name = str(key)
-            if name not in self.layers:
-                self.layers = [*self.layers, name]
-            layer = self._inputs.layer(
-                step,
-                name,
-                values,
-                pool_for(self._pool, name),
-                labels=labels,
-                preds=preds,
-                ids=ids,
-                groups=groups,
-                default_groups=probe.groups if probe is not None else None,
-            )
-            if layer is not None:
-                layers[name] = layer
-        scalars = self._inputs.scalars(step, scalars)
-        capture = Capture(step, layers, scalars, group_names=self._groups.names, tasks=self._tasks)
-        self._pipeline.submit(capture, t0)
+        new = [str(key) for key in activations if str(key) not in self.layers]
+        if new:
+            self.layers = [*self.layers, *dict.fromkeys(new)]
+        self._capturer.log(
+            step, activations, scalars, labels=labels, preds=preds, groups=groups, ids=ids
+        )
 
     def task(self, name: str) -> None:
         """Mark a task boundary: training on task ``name`` starts at the current step (the last
         step given to ``step()``/``log()``; 0 before any). Every frame captured from now on
         carries every boundary marked so far; the views mark them on the timeline; a group
         whose task has ended is watched for forgetting (:mod:`.forgetting`)."""
-        self._tasks = (*self._tasks, task_boundary(name, self._last_step))
+        self._capturer.mark_task(name)
         self._channel.set_tasks(self.tasks)
 
     # ---- alerts, exports, lifecycle ---------------------------------------------------------
@@ -421,7 +293,7 @@ class Monitor(anywidget.AnyWidget):
         """Call ``fn(alert)`` on the training thread for every new alert: at the next
         ``step()``/``log()`` after the alert was computed, or in ``flush()``/``close()``
         (inside the same step with ``sync=True``). Its exceptions propagate to that call."""
-        self._alert_callbacks.append(fn)
+        self._parts.callbacks.append(fn)
         return fn
 
     def snapshot(self, path: str | os.PathLike[str], format: str | None = None) -> Snapshot:
@@ -458,13 +330,13 @@ class Monitor(anywidget.AnyWidget):
         metrics they were recorded with; the alert engine is run over them (and their scalars) in
         order, so ``cam.alerts`` is what the live run would have raised.
         """
-        from .follow import AlertReplay
-        from .readback import iter_recording
+        from .alerts import AlertReplay
+        from .recording import iter_recording
 
         replay = AlertReplay(kwargs.pop("alerts", None))
         cam = cls(metrics=False, **kwargs)
         frames = list(iter_recording(path))
-        cam._show(frames, replay.feed(frames), send=False)
+        cam.show(frames, replay.feed(frames), send=False)
         return cam
 
     def flush(self) -> None:
@@ -478,9 +350,9 @@ class Monitor(anywidget.AnyWidget):
         pipeline = getattr(self, "_pipeline", None)
         if pipeline is None or pipeline.closed:
             return  # closed already, or a half-constructed monitor
-        self._runner = None
+        self._session.close()
         pipeline.close(CLOSE_TIMEOUT_S)
-        notices.unregister(self._ipython_events)
+        unregister(self._ipython_events)
         self._ipython_events = None
         _LIVE.discard(self)
         self._pipeline.deliver()
@@ -499,27 +371,7 @@ class Monitor(anywidget.AnyWidget):
     # ---- helpers ----------------------------------------------------------------------------
 
     def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
-        self._channel.handle(content, buffers, self._pipeline.alerts)
-
-    def _on_trim(self, frame: Frame) -> None:
-        if self._channel.stream.trimmed_frames == 1:
-            where = (
-                f"all frames are kept in {self._recorder.path}"
-                if self._recorder is not None
-                else "pass record='run.arrows' to keep every frame on disk"
-            )
-            self._log.report(
-                f"the in-memory history is full (max_frames/max_bytes); frames older than step "
-                f"{frame.step} are no longer held in cam.frames or replayed to new views ({where})"
-            )
-
-
-def _make_auditor(on_problem: Callable[[str], Any], engine: Any = None) -> Any:
-    try:
-        from .audit import Auditor
-    except ImportError:
-        return None
-    return Auditor(engine, on_problem=on_problem)
+        self._channel.handle(content, buffers, self._parts.alerts.list())
 
 
 _LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()

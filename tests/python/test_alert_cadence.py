@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 datasets = pytest.importorskip("sklearn.datasets")
 
-from sentrycam.audit import Auditor  # noqa: E402
+from sentrycam.alerts import Auditor  # noqa: E402
 
 ONSET = 500
 STEPS = 800

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-import sentrycam.audit as audit
+import sentrycam.alerts as audit
 import sentrycam.metrics as metrics
 from sentrycam import SentrycamWarning
 

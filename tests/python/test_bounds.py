@@ -11,7 +11,13 @@ from torch import nn
 
 import sentrycam
 from sentrycam import SentrycamWarning
-from sentrycam.project import BLOCK_ROWS, CACHE_MAX_BYTES, Projector, frame_bytes, plan_width
+from sentrycam.pipeline._project import (
+    BLOCK_ROWS,
+    CACHE_MAX_BYTES,
+    Projector,
+    frame_bytes,
+    plan_width,
+)
 
 
 def test_wide_layers_travel_as_the_same_projection_every_frame():

@@ -142,7 +142,7 @@ def test_exception_in_a_hook_warns_and_training_goes_on(probe):
 
 
 def test_exception_while_encoding_warns_and_training_goes_on(mlp, probe, monkeypatch):
-    import sentrycam.builder as builder
+    import sentrycam.pipeline._builder as builder
 
     def boom(frame, dtype):
         raise RuntimeError("disk on fire")
@@ -186,5 +186,5 @@ def test_hooks_exist_only_while_the_probe_runs(mlp, probe):
         cam.step(1)
     assert seen == [2, 1]
     assert len(mlp.act1._forward_hooks) == 1 and len(mlp.fc2._forward_hooks) == 0
-    with pytest.raises(RuntimeError, match="log"):
+    with pytest.raises(RuntimeError, match="closed"):
         cam.step(2)

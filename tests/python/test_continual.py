@@ -20,8 +20,9 @@ from jobs.split_digits import split_digits_run
 
 import sentrycam
 from sentrycam import SentrycamWarning, cli
-from sentrycam.frames import decode_frame, encode_frame
-from sentrycam.groups import GROUP_METRICS, group_metric_name, split_group_metric
+from sentrycam.base import group_metric_name, split_group_metric
+from sentrycam.contract import GROUP_METRICS
+from sentrycam.wire import decode_frame, encode_frame
 
 # ---- task boundaries ----------------------------------------------------------------------------
 
@@ -376,7 +377,7 @@ def test_the_forgetting_rule_waits_out_the_stability_gap_and_one_alert_per_episo
 
 def test_string_groups_are_matched_with_tasks_by_name_only():
     """Groups named unlike the tasks (listed in another order) are not judged against them."""
-    from sentrycam.groups import task_of
+    from sentrycam.base import task_of
 
     tasks = [{"step": 0, "name": "A"}, {"step": 300, "name": "B"}]
     assert task_of("A", tasks) == 0 and task_of("B", tasks) == 1
@@ -387,7 +388,7 @@ def test_string_groups_are_matched_with_tasks_by_name_only():
 
 
 def test_more_groups_than_the_cap_are_a_problem_not_an_error(recwarn):
-    from sentrycam.groups import MAX_GROUPS
+    from sentrycam.base import MAX_GROUPS
 
     cam = sentrycam.Monitor()
     x = np.zeros((MAX_GROUPS + 5, 4), dtype=np.float32)

@@ -20,9 +20,8 @@ from conftest import run_torchrun
 from torch import nn
 
 import sentrycam
-from sentrycam.cadence import Cadence
-from sentrycam.capture import Probe, ProbeRunner, resolve_layers
-from sentrycam.distributed import (
+from sentrycam.capture import Cadence, Probe, resolve_layers
+from sentrycam.capture._distributed import (
     DISTRIBUTED_MODES,
     GATHER_TIMEOUT_S,
     ProcessRank,
@@ -92,7 +91,7 @@ def test_on_another_rank_than_0_nothing_is_captured_recorded_or_started(
     stats = cam.stats
     assert stats["captures"] == 0 and stats["frames_sent"] == 0
     assert (stats["distributed"], stats["rank"], stats["world_size"]) == ("rank0", 1, 2)
-    assert cam._pipeline.worker is None and cam._runner is None
+    assert cam._pipeline.worker is None and not cam._session.ready
     cam.close()
     assert list(tmp_path.iterdir()) == [], "only rank 0 may open the recording"
     assert sent.messages == [], "the widget exists, but nothing is sent to it"
@@ -177,10 +176,10 @@ def test_a_sharded_model_bound_after_construction_is_refused_before_its_forward_
     model, calls = FSDPModule(), []
     model.register_forward_pre_hook(lambda *_: calls.append(1))
     cam = sentrycam.Monitor(layers=["fc"], probe=probe, every=1)
-    cam._probe = Probe(probe, needs_model_input=True)
-    cam._runner = ProbeRunner(model, resolve_layers(model, ["fc"]), lambda _name: "auto")
-    with pytest.warns(sentrycam.SentrycamWarning, match="distributed='shard'"):
-        cam.step(0)
+    with pytest.raises(ValueError, match="distributed='shard'"):
+        cam.bind(model, probe=probe)
+    with pytest.raises(RuntimeError, match="needs a model"):
+        cam.step(0)  # nothing was bound: told, not a hang
     assert calls == [] and cam.frames == []
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 import sentrycam
 from sentrycam import SentrycamWarning
-from sentrycam.pool import pool_output
+from sentrycam.capture import pool_output
 
 
 class ConvNet(nn.Module):
@@ -342,7 +342,7 @@ def test_a_probe_that_follows_dtype_changes_is_cast_from_the_original():
     cam.step(0)
     model.float()
     cam.step(1)
-    assert cam._probe.x.dtype == torch.float32 and torch.equal(cam._probe.x, x)
+    assert cam._session.probe.x.dtype == torch.float32 and torch.equal(cam._session.probe.x, x)
 
 
 def test_a_nested_dict_is_not_a_pool(mlp, probe):

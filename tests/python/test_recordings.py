@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pyarrow as pa
 import pytest
 
 import sentrycam
-from sentrycam import record
-from sentrycam.protocol import PROTOCOL_VERSION
+import sentrycam.recording._record as record
+from sentrycam.contract import PROTOCOL_VERSION
 
 JOB = Path(__file__).parent / "jobs" / "write_run.py"
 
@@ -229,7 +230,8 @@ def test_watch_follows_a_job_writing_to_s3(s3):
     assert len(cam.frames) == 24 and cam.stats["watch"]["state"] == "ended"
     growing = [c for c in counts if 0 < c < 24]
     assert len(set(growing)) >= 2, counts  # seen growing while the job ran
-    shown = cam._follower.shown
+    (follower,) = [t for t in threading.enumerate() if t.name == "sentrycam-watch"]
+    shown = follower.shown
     lags = [next(t for k, t in shown if k >= n) - at for n, at in lines]
     lag = float(np.median(lags))
     print(f"S3 watch lag written -> followed: median {lag:.2f} s, max {max(lags):.2f} s")
@@ -268,7 +270,7 @@ def test_watch_follows_a_run_sees_its_end_and_a_restart(tmp_path):
     assert [f.step for f in cam.frames[-5:]] == [0, 10, 20, 30, 40]
     cam.close()
     time.sleep(0.6)
-    assert not cam._follower.is_alive()
+    assert not cam.stats["watch"]["running"]
 
 
 def log_alerts(path):
@@ -279,7 +281,7 @@ def test_watch_waits_for_a_recording_that_does_not_exist_yet(tmp_path):
     path = tmp_path / "later.arrows"
     cam = sentrycam.watch(path, poll=0.1)
     time.sleep(0.3)
-    assert cam.frames == [] and cam._follower.is_alive()
+    assert cam.frames == [] and cam.stats["watch"]["running"]
     log_run(path, captures=3)
     deadline = time.monotonic() + 10
     while len(cam.frames) < 3 and time.monotonic() < deadline:
@@ -347,7 +349,7 @@ def test_an_upload_that_never_succeeds_is_reported_at_close_not_raised(monkeypat
 
 @pytest.mark.parametrize("layout", ["file", "folder"])
 def test_a_run_closing_between_listing_and_end_check_loses_no_frame(tmp_path, layout):
-    from sentrycam.follow import RunFollower
+    from sentrycam.recording import RunFollower
 
     target = tmp_path / "run.arrows" if layout == "file" else f"{tmp_path / 'run'}/"
     cam = sentrycam.Monitor(record=target)
@@ -378,8 +380,7 @@ def test_a_run_closing_between_listing_and_end_check_loses_no_frame(tmp_path, la
 
 
 def test_a_segment_listed_mid_write_is_read_again_not_skipped(tmp_path, monkeypatch):
-    from sentrycam.location import Piece
-    from sentrycam.readback import RecordingTail
+    from sentrycam.recording import Piece, RecordingTail
 
     monkeypatch.setattr(record, "SEGMENT_FRAMES", 4)
     target = f"{tmp_path / 'run'}/"
@@ -441,7 +442,7 @@ def test_watch_runs_on_alert_functions_and_tells_late_views_the_run_ended(tmp_pa
 
 
 def test_following_a_long_segment_folder_does_not_list_it_every_poll(tmp_path, monkeypatch):
-    from sentrycam.readback import FULL_LISTING_EVERY, RecordingTail
+    from sentrycam.recording._readback import FULL_LISTING_EVERY, RecordingTail
 
     monkeypatch.setattr(record, "SEGMENT_FRAMES", 1)  # a segment per frame: a long run's folder
     target = f"{tmp_path / 'run'}/"

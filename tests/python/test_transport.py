@@ -13,8 +13,8 @@ from conftest import capture
 
 import sentrycam
 from sentrycam import SentrycamWarning
-from sentrycam.frames import decode_frame, encode_frame
-from sentrycam.protocol import PROTOCOL_VERSION
+from sentrycam.contract import PROTOCOL_VERSION
+from sentrycam.wire import decode_frame, encode_frame
 
 
 def test_encoding_matches_the_contract():

@@ -17,7 +17,7 @@ from torch import nn
 
 import sentrycam
 from sentrycam import SentrycamWarning
-from sentrycam.worker import CaptureWorker
+from sentrycam.pipeline import CaptureWorker
 
 
 def test_frames_keep_their_order_and_none_is_dropped(sent):
@@ -34,7 +34,7 @@ def test_frames_keep_their_order_and_none_is_dropped(sent):
 
 
 def test_the_background_thread_does_the_work_and_backpressure_is_counted(monkeypatch):
-    import sentrycam.builder as builder
+    import sentrycam.pipeline._builder as builder
 
     threads = set()
     real = builder.FrameBuilder.build
@@ -231,7 +231,7 @@ class FakeClock:
 
 def _simulate(monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0.01, pause=None):
     """Drive a Cadence(every=10, budget=0.05) through a simulated loop; return it and captures."""
-    import sentrycam.cadence as cadence_module
+    import sentrycam.capture._cadence as cadence_module
 
     clock = FakeClock()
     monkeypatch.setattr(cadence_module.time, "perf_counter", clock)
@@ -258,7 +258,7 @@ def test_the_budget_measures_per_call_so_gradient_accumulation_does_not_switch_i
     accumulated, caps4 = _simulate(monkeypatch, steps=5_000, calls_per_step=4)
     # The same training time (5,000 steps of four 1 ms calls, 20,000 steps of one): the same
     # share of it for monitoring, not a cadence that runs away.
-    from sentrycam.cadence import BUDGET_AIM
+    from sentrycam.capture._cadence import BUDGET_AIM
 
     share = BUDGET_AIM * 0.05
     assert abs(plain.effective_every - 0.01 * (1 - share) / (share * 0.001)) <= 10

@@ -8,14 +8,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..alerts import SEVERITIES
-from ..arrays import is_tensor
-from ..capture import Probe
+from ..base import is_tensor
+from ..capture import Probe, check_pool
+from ..contract import SEVERITIES, SEVERITY_RANK
 from ..monitor import Monitor
-from ..pool import check_pool
 
 STOP_LEVELS = ("warning", "critical")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}  # info < warning < critical
 LOG = logging.getLogger("sentrycam")
 
 
@@ -162,7 +160,8 @@ class Watch:
             )
         if self._given is None and model is not None and model is not self._bound:
             # The monitor learns its model now: the model-dependent part of its construction.
-            self.monitor._attach(model, self._probe, list(self.monitor.layers), self._pool)
+            layers = list(self.monitor.layers)
+            self.monitor.bind(model, probe=self._probe, layers=layers, pool=self._pool)
             self._bound = model
         if self._bound is None:
             raise ValueError("the trainer gave the callback no model to watch; pass model=...")

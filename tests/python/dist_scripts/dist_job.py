@@ -33,7 +33,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import sentrycam
-import sentrycam.distributed
+import sentrycam.capture._distributed as distributed_module
 
 EVERY = 5
 STEPS = 23  # captures at 0, 5, 10, 15, 20
@@ -101,9 +101,9 @@ def ddp(out: Path, device: str) -> None:
         "ddp",
         stats=cam.stats,
         frames=[[f.step, f.layer] for f in cam.frames],
-        recorder=cam._recorder is not None,
+        recorder=cam._parts.recorder is not None,
         worker=cam._pipeline.worker is not None,
-        runner=cam._runner is not None,
+        runner=cam._session.ready,
         hooks=sum(len(m._forward_hooks) for m in model.modules()),
         weights=[float(flat.sum()), float(flat.abs().sum())],
         seconds=time.perf_counter() - t0,
@@ -236,7 +236,7 @@ def misconfig(out: Path, device: str) -> None:
         "seconds": time.perf_counter() - t0,
     }
     # Only rank 0 constructs a sharded monitor: it says so once the others have not come.
-    sentrycam.distributed.JOIN_TIMEOUT_S = 2.0
+    distributed_module.JOIN_TIMEOUT_S = 2.0
     if rank == 0:
         attempt("alone", model=mlp(False), layers=LAYERS, probe=x[:20], distributed="shard")
     dist.barrier()  # on the job's own group, which the failed join left alone

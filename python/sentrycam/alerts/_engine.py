@@ -1,0 +1,374 @@
+"""Alerts over metric and scalar streams.
+
+One :class:`AlertEngine` watches every ``(layer, metric)`` stream it is fed (``layer`` is ``None``
+for run scalars such as ``val_loss``). One configuration for every run; every window counts
+training steps, not frames (see :mod:`sentrycam.rules`). Rules:
+
+``robust``     (default) a robust level test of each watched metric against a lagged,
+               trend-aware reference window: a jump, or a wrong-way departure that lasts.
+``sentrycam``  (baseline, opt-in) SentryCam's rule as published.
+``hard``       (default) non-finite activations or scalars (immediate: no warm-up); exploding
+               activation norms (``norm_mean`` > 10 x its reference median); mass unit death
+               (``dead_frac`` up by >= 0.25 on its reference median); a layer that stopped
+               learning (``change_prev`` per step under 1% of its reference median for 100 steps).
+``forgetting`` (default) after a task boundary, a group's accuracy or its representation lost
+               since the end of its task (:mod:`sentrycam.forgetting`); per-group metrics
+               (``accuracy@g`` ...) are watched by this rule only.
+
+No rule but the non-finite one fires during a warm-up (:class:`~sentrycam.rules.Warmup`, in steps
+and frames): a fresh network's norms grow several-fold, its rank and dead fractions move, and
+that is the normal regime, not a failure. Each watched metric has a wrong-way direction
+(:data:`DIRECTIONS`; scalars named ``*loss*`` are bad going up, ``*acc*`` going down). Alerts are
+de-duplicated per ``(layer, metric, rule)`` episode: a rule that keeps firing raises one alert; it
+re-arms after ``rearm_steps`` quiet steps. Run scalars come from training batches, so a jump on
+them must persist one more update (``scalar_confirm``). Every alert carries its evidence and a
+message that says what changed and its likely causes (:mod:`sentrycam.explain`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base import split_group_metric
+from ..contract import METRICS, SEVERITY_RANK
+from ._alert import Alert
+from ._explain import explain
+from ._forgetting import ForgettingRule
+from ._rules import (
+    EVIDENCE_POINTS,
+    History,
+    RobustChangeRule,
+    SentryCamRule,
+    StreamRule,
+    Verdict,
+    Warmup,
+    mad_spread,
+    make_rule,
+    median,
+)
+
+__all__ = [
+    "DIRECTIONS",
+    "Alert",
+    "AlertEngine",
+    "RobustChangeRule",
+    "SentryCamRule",
+    "StreamRule",
+    "Warmup",
+    "direction_of",
+    "make_rule",
+]
+
+#: +1: going up is bad; -1: going down is bad (the registry's ``bad``). Metrics not listed
+#: are not trend-watched.
+DIRECTIONS: dict[str, int] = {m.name: m.direction for m in METRICS.values() if m.direction}
+#: Smallest meaningful change per metric (its resolution, the registry's ``floor``): the robust
+#: rule never standardises by less, so a few units of a narrow layer flickering between dead and
+#: alive (1/D each), or the CKA between frames dipping from 0.997 to 0.97 through a healthy SGD
+#: run's brief loss spike, is not a "huge" jump.
+SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in METRICS.values() if m.floor}
+#: Smallest wrong-way change worth an alert, as a share of the reference level (the registry's
+#: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
+#: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
+MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in METRICS.values() if m.min_effect}
+#: Exploding norms: ``norm_mean`` above this many times its reference median.
+NORM_FACTOR = 10.0
+#: Mass unit death: ``dead_frac`` up by this much on its reference median.
+DEAD_JUMP = 0.25
+#: A stopped layer moves less than this share of its usual change per step ...
+STILL_RATIO = 0.01
+#: ... for this many steps (two frames at least), judged against changes measured over gaps of
+#: a similar number of steps (within this factor): SGD noise does not grow linearly with the gap,
+#: so a cadence stretched by a budget would otherwise look like a layer slowing down.
+STILL_STEPS = 100
+STILL_GAP_FACTOR = 2.0
+#: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
+#: warm-up), and for a warm-up after, no rule but the non-finite one fires.
+LR_NAMES = ("lr", "learning_rate")
+
+
+def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
+    """Wrong-way direction of a stream name: +1, -1, or 0 when unknown (not trend-watched)."""
+    if overrides and metric in overrides:
+        return overrides[metric]
+    if metric in DIRECTIONS:
+        return DIRECTIONS[metric]
+    low = metric.lower()
+    if "loss" in low:
+        return +1
+    if "acc" in low:
+        return -1
+    return 0
+
+
+@dataclass
+class _Episode:
+    active: bool = False
+    last_fired: int = 0
+
+
+@dataclass
+class _Stream:
+    history: History
+    direction: int
+    rules: dict[str, StreamRule] = field(default_factory=dict)
+    rates: History | None = None  # change per step (the stopped-layer rule's stream)
+    gaps: dict[int, int] = field(default_factory=dict)  # step -> the gap its rate was over
+    still_since: int | None = None  # the stopped-layer rule's run of still frames
+    still_frames: int = 0
+    episodes: dict[str, _Episode] = field(default_factory=dict)  # per rule name
+
+
+class AlertEngine:
+    """Turns metric and scalar streams into de-duplicated alerts with evidence.
+
+    ``rules``: trend rules applied to every watched stream (``"robust"``, ``"sentrycam"``).
+    ``hard``: the non-finite / exploding-norm / mass-death / stopped-layer alerts. ``params``:
+    keyword overrides per rule name. ``directions``: extra or overriding wrong-way directions
+    per metric name. ``warmup``: steps and frames of history every rule but the non-finite one
+    waits for. ``rearm_steps``: quiet steps after which a rule's episode can fire again.
+    ``scalar_confirm``: for run scalars (``layer`` None, e.g. a per-batch training loss) a
+    jump must persist this many more updates before it fires. ``forgetting``: run the
+    forgetting rule on per-group metrics (:mod:`sentrycam.forgetting`).
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[str] = ("robust",),
+        *,
+        hard: bool = True,
+        params: dict[str, dict[str, Any]] | None = None,
+        directions: dict[str, int] | None = None,
+        warmup: Warmup | None = None,
+        rearm_steps: int = 300,
+        scalar_confirm: int = 1,
+        forgetting: bool = True,
+    ) -> None:
+        self.rule_names = tuple(rules)
+        for r in self.rule_names:
+            make_rule(r, 1)  # validate names early
+        self.hard = hard
+        self.params = params or {}
+        self.directions = directions or {}
+        self.warmup = warmup or Warmup()
+        self.rearm_steps, self.scalar_confirm = rearm_steps, scalar_confirm
+        self.forgetting = ForgettingRule(rearm_steps=rearm_steps) if forgetting else None
+        self.reference = RobustChangeRule(1, warmup=self.warmup, **self._robust_params())
+        self.streams: dict[tuple[str | None, str], _Stream] = {}
+        self.hold_until = -(2**62)  # no rule but non-finite before this step (lr warm-up)
+        self._lr_rising = True
+        self._lr_last: float | None = None
+
+    def _robust_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params.get("robust", {}).items() if k != "confirm"}
+
+    def _stream(self, layer: str | None, metric: str) -> _Stream:
+        key = (layer, metric)
+        st = self.streams.get(key)
+        if st is None:
+            direction = direction_of(metric, self.directions)
+            keep = 2 * (self.reference.window + self.reference.lag) + self.warmup.steps
+            st = _Stream(History(keep), direction)
+            if direction:
+                for r in self.rule_names:
+                    p = dict(self.params.get(r, {}))
+                    if r == "robust":
+                        p.setdefault("warmup", self.warmup)
+                        if metric in SCALE_FLOORS:
+                            p.setdefault("abs_floor", SCALE_FLOORS[metric])
+                        if metric in MIN_EFFECT:
+                            p.setdefault("min_effect", MIN_EFFECT[metric])
+                        if layer is None:
+                            p.setdefault("confirm", self.scalar_confirm)
+                    st.rules[r] = make_rule(r, direction, **p)
+            self.streams[key] = st
+        return st
+
+    def update(
+        self,
+        step: int,
+        layer: str | None,
+        values: dict[str, float],
+        *,
+        tasks: Sequence[Any] | None = None,
+    ) -> list[Alert]:
+        """Feed one frame's metrics (or one step's scalars); return the alerts raised now.
+
+        ``tasks``: the task boundaries marked when the frame was captured (for the forgetting
+        rule; ``None``: as last time). A frame's per-group
+        metrics (``accuracy@g`` ...) go to the forgetting rule only; run scalars never do.
+        """
+        out: list[Alert] = []
+        step = int(step)
+        per_group: dict[str, float] = {}
+        for metric, raw in values.items():
+            if layer is not None and split_group_metric(metric) is not None:
+                per_group[metric] = raw
+                continue
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                continue
+            st = self._stream(layer, metric)
+            last = st.history.last_step
+            if last is not None and step < last:
+                st = self._restart(layer, metric)  # steps went backwards: a new run
+            elif last is not None and step == last and math.isfinite(v):
+                continue  # the same step again (a duplicate feed): nothing new to judge
+            if layer is None and metric.lower() in LR_NAMES:
+                self._follow_lr(step, v)
+            held = step < self.hold_until
+            fired: list[tuple[str, Verdict, str]] = []
+            for name, rule in st.rules.items():
+                verdict = None if held else rule.check(st.history, step, v)
+                if verdict is not None:
+                    fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
+            if self.hard:  # first: a hard rule says more than a trend on the same metric
+                fired = self._hard(st, layer, metric, step, v, held) + fired
+            fired.sort(key=lambda f: -SEVERITY_RANK.get(f[2], -1))  # the worst one tells
+            st.history.add(step, v)
+            fired_names = {name for name, _, _ in fired}
+            told = False
+            for name, verdict, severity in fired:
+                told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
+            self._quiet(st, step, fired_names)
+        if self.forgetting is not None and (per_group or tasks is not None):
+            out += self.forgetting.observe(step, layer, per_group, tasks)
+        return out
+
+    def _restart(self, layer: str | None, metric: str) -> _Stream:
+        del self.streams[(layer, metric)]  # its history and episodes go with it
+        return self._stream(layer, metric)
+
+    def _follow_lr(self, step: int, lr: float) -> None:
+        """While the learning rate rises from the run's start, hold every rule but non-finite
+        until a warm-up after it stops (the first value that does not rise ends this for good,
+        so a later ramp or spike is judged as usual)."""
+        if not self._lr_rising or not math.isfinite(lr):
+            return
+        if self._lr_last is not None:
+            if lr <= self._lr_last:
+                self._lr_rising = False
+                return
+            self.hold_until = step + self.warmup.steps
+        self._lr_last = lr
+
+    def _emit(
+        self,
+        out: list[Alert],
+        step: int,
+        layer: str | None,
+        metric: str,
+        value: float,
+        rule: str,
+        verdict: Verdict,
+        severity: str,
+        st: _Stream,
+        told: bool,
+    ) -> bool:
+        """Open (or extend) the rule's episode; raise an alert for a new one unless another
+        rule already told of this metric at this step. Whether an alert was raised."""
+        ep = st.episodes.setdefault(rule, _Episode())
+        ep.last_fired = step
+        if ep.active or told:
+            ep.active = True
+            return False
+        ep.active = True
+        hist = st.rates if rule == "stopped" and st.rates is not None else st.history
+        n = min(len(hist.steps), EVIDENCE_POINTS)
+        evidence = {
+            "steps": list(hist.steps)[-n:],
+            "values": list(hist.values)[-n:],
+            "reference": verdict.reference,
+            "spread": verdict.spread,
+            "threshold": verdict.threshold,
+            "window": list(verdict.window) if verdict.window else None,
+            "direction": -1 if rule == "stopped" else (st.direction or 1),
+            "kind": verdict.kind,
+            "since": verdict.since,
+            "z": verdict.z,
+        }
+        if rule == "stopped":
+            evidence["per_step"] = True  # values are the change per step
+        msg = explain(metric, layer, verdict, value, step, st.direction)
+        out.append(Alert(step, layer, metric, msg, severity, rule, value, evidence))
+        return True
+
+    def _quiet(self, st: _Stream, step: int, fired: set[str]) -> None:
+        """Re-arm the stream's episodes that have been quiet for ``rearm_steps``."""
+        for rule, ep in st.episodes.items():
+            if ep.active and rule not in fired and step - ep.last_fired >= self.rearm_steps:
+                ep.active = False
+
+    def _hard(
+        self, st: _Stream, layer: str | None, metric: str, step: int, v: float, held: bool
+    ) -> list[tuple[str, Verdict, str]]:
+        if metric == "nonfinite_frac" or layer is None:
+            bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
+            if bad:
+                # a fraction of non-finite values is compared with 0; a scalar with nothing
+                zero = 0.0 if metric == "nonfinite_frac" else math.nan
+                return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
+            return []
+        if metric not in ("norm_mean", "dead_frac", "change_prev") or not math.isfinite(v):
+            return []
+        if metric == "change_prev":
+            return self._still(st, step, v, held)
+        if held or not self.warmup.done(st.history, step):
+            return []
+        ref_rule = self.reference
+        steps, vals = st.history.reference(step - ref_rule.lag, ref_rule.window, 3)
+        if not vals:
+            return []
+        med = median(vals)
+        window = (steps[0], steps[-1])
+        spread = mad_spread(vals, med)
+        if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
+            verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
+            return [("norm", verdict, "critical")]
+        if metric == "dead_frac" and v - med >= DEAD_JUMP:
+            verdict = Verdict("death", med, spread, med + DEAD_JUMP, window, step)
+            return [("death", verdict, "warning")]
+        return []
+
+    def _still(
+        self, st: _Stream, step: int, v: float, held: bool
+    ) -> list[tuple[str, Verdict, str]]:
+        """A layer that stopped learning: its change per step far under its usual change over
+        gaps of a similar length, for STILL_STEPS steps and two frames at least."""
+        last = st.history.last_step
+        if last is None or step <= last:
+            return []
+        gap = step - last
+        rate = v / gap
+        if st.rates is None:
+            st.rates = History(st.history.keep_steps)
+        ref = self.reference
+        steps, rates = st.rates.finite_between(step - ref.lag - ref.window, step - ref.lag)
+        similar = [
+            (s, r)
+            for s, r in zip(steps, rates, strict=True)
+            if gap / STILL_GAP_FACTOR <= st.gaps.get(s, 0) <= gap * STILL_GAP_FACTOR
+        ]
+        st.rates.add(step, rate)
+        st.gaps[step] = gap
+        for old in [s for s in st.gaps if s < step - st.history.keep_steps]:
+            del st.gaps[old]
+        if held or not self.warmup.done(st.history, step) or len(similar) < 3:
+            st.still_since, st.still_frames = None, 0
+            return []
+        usual = median([r for _, r in similar])
+        if not (usual > 0 and rate <= STILL_RATIO * usual):
+            st.still_since, st.still_frames = None, 0
+            return []
+        if st.still_since is None:
+            st.still_since = last  # still since the previous frame
+        st.still_frames += 1
+        if step - st.still_since < STILL_STEPS or st.still_frames < 2:
+            return []
+        window = (similar[0][0], similar[-1][0])
+        verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
+        return [("stopped", verdict, "warning")]

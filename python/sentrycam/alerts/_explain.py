@@ -1,0 +1,147 @@
+"""Plain-language alert messages: what changed, by how much, in how many steps, and why.
+
+One table (:data:`METRIC_TEXT`, from the metric registry) says, per watched metric, what it is,
+what a wrong-way change means, and its usual causes; :func:`explain` turns a rule's
+:class:`Verdict` into a sentence such as "fc1: effective rank (RankMe) fell 45% in 40 steps: the
+representation is collapsing into fewer dimensions — learning rate too high, or too much weight
+decay?".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..contract import METRICS
+from ._rules import Verdict
+
+__all__ = ["METRIC_TEXT", "MetricText", "explain", "explain_forgetting"]
+
+
+class MetricText(NamedTuple):
+    """How to talk about one metric: its name, the meaning of a wrong-way move, likely causes."""
+
+    noun: str
+    meaning: str
+    causes: str
+    style: str = "relative"  # how a change is told: "relative" (45%), "percent" (to 6%), "level"
+
+
+#: Per watched metric (the registry's ``noun``, ``change``, ``causes`` and ``style``).
+METRIC_TEXT: dict[str, MetricText] = {
+    m.name: MetricText(m.noun, m.change, m.causes, m.style) for m in METRICS.values() if m.change
+}
+_CAUSES = "learning rate too high, a data problem, or overfitting"
+_LOSS = MetricText("", "the loss is rising", _CAUSES)
+_ACC = MetricText("", "accuracy is falling", _CAUSES)
+_OTHER = MetricText("", "it moved the wrong way", "a change in the run")
+
+
+def _text(metric: str) -> MetricText:
+    if metric in METRIC_TEXT:
+        return METRIC_TEXT[metric]
+    low = metric.lower()
+    base = _LOSS if "loss" in low else _ACC if "acc" in low else _OTHER
+    return base._replace(noun=metric)
+
+
+#: A departure of more spreads than this is told as "far outside" (a stream that was exactly
+#: constant has a spread at its floor, and the ratio means nothing).
+MAX_TOLD_Z = 1000.0
+
+
+def _level(x: float, style: str) -> str:
+    if style == "percent":
+        return f"{x:.0%}"
+    return f"{x:.3f}" if style == "level" else f"{x:.3g}"
+
+
+def explain(
+    metric: str, layer: str | None, verdict: Verdict, value: float, step: int, direction: int
+) -> str:
+    """The message of one alert (see the module docstring for its shape)."""
+    where = f"{layer}: " if layer is not None else ""
+    t = _text(metric)
+    if verdict.kind == "nonfinite":
+        if layer is None:
+            return (
+                f"{metric} is {value}: training has diverged — lower the learning rate, clip "
+                "gradients, or look for a log(0) or a division by zero?"
+            )
+        share = f"{value:.2%}" if value >= 1e-4 else f"{value:.1e} of all"
+        return (
+            f"{where}{share} of activations are non-finite (NaN or inf): training has "
+            "diverged — lower the learning rate, clip gradients, or use bfloat16 rather than "
+            "float16?"
+        )
+    if verdict.kind == "frozen":
+        span = step - (verdict.since if verdict.since is not None else step)
+        return (
+            f"{where}the layer has not changed in {span} steps (moves under "
+            f"{verdict.threshold:.2g} per step, usually {verdict.reference:.2g}): "
+            f"{t.meaning} — {t.causes}?"
+        )
+    ref = verdict.reference
+    if verdict.level is not None:  # a sustained departure: tell its mean over the window
+        value = verdict.level
+    verb = "rose" if value > ref else "fell"
+    same_sign = ref != 0 and value / ref > 0
+    if t.style != "relative":
+        amount = f"to {_level(value, t.style)} (usually {_level(ref, t.style)})"
+    elif verdict.kind == "explosion" or (same_sign and max(value / ref, ref / value) >= 3):
+        amount = f"{abs(value / ref):.1f}x" if ref else f"to {value:.3g}"
+        verb = "grew" if abs(value) > abs(ref) else "shrank"
+    elif ref != 0 and math.isfinite(ref):
+        amount = f"{abs(value - ref) / abs(ref):.0%}"
+    else:
+        amount = f"to {value:.3g}"
+    since = verdict.since if verdict.since is not None else step
+    lo = verdict.window[1] if verdict.window else since
+    span = max(step - min(since, lo), 0)
+    z = verdict.z
+    how = {
+        "jump": (
+            "far outside its usual spread"
+            if not math.isfinite(z) or z >= MAX_TOLD_Z
+            else f"{z:.0f}x its usual spread"
+        ),
+        "sustained": f"on average over the last steps, past the threshold since step {since}",
+        "explosion": f"against a running median of {ref:.3g}",
+        "death": f"{100 * (verdict.threshold - ref):.0f} points or more above its reference",
+        "sentrycam": "SentryCam's rule",
+    }.get(verdict.kind, verdict.kind)
+    return f"{where}{t.noun} {verb} {amount} in {span} steps ({how}): {t.meaning} — {t.causes}?"
+
+
+def explain_forgetting(
+    kind: str,
+    layer: str | None,
+    group: str,
+    task: str,
+    later: list[str],
+    value: float,
+    reference: float,
+    threshold: float,
+    task_end: int,
+    span: int,
+) -> str:
+    """The message of a forgetting alert (``kind``: ``"accuracy"`` or ``"cka"``) on ``group``,
+    whose task ``task`` ended at step ``task_end`` and was followed by the tasks ``later``;
+    the value has been past ``threshold`` for ``span`` steps."""
+    after = ", then ".join(repr(t) for t in later) or "a later task"
+    causes = (
+        f"catastrophic forgetting — training on task {after} overwrote what the network had "
+        f"learnt for {group!r}; rehearse old samples (replay), lower the learning rate, or "
+        "regularise (EWC, distillation)?"
+    )
+    if kind == "accuracy":
+        return (
+            f"accuracy on group {group!r} fell from {reference:.2f} at the end of its task "
+            f"{task!r} (step {task_end}) to {value:.2f} (-{reference - value:.2f}; below "
+            f"{threshold:.2f} for {span} steps): {causes}"
+        )
+    return (
+        f"{layer}: group {group!r} is represented very differently from the end of its task "
+        f"{task!r} (step {task_end}): linear CKA {value:.2f} against those same samples then "
+        f"(below {threshold:.2f} for {span} steps): {causes}"
+    )
