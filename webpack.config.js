@@ -20,7 +20,7 @@ export default (_env, argv) => {
       ...common(mode),
       name: "worker",
       target: "webworker",
-      entry: "./src/reduce/worker.ts",
+      entry: "./src/worker/entry.ts",
       output: { path: path.join(root, "build"), filename: "worker.js", iife: true },
       module: { rules: [tsRule] },
     },

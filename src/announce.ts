@@ -1,5 +1,6 @@
 // Tells the page about new warning and critical alerts: one ALERT_EVENT on `window` per batch.
-import { ALERT_EVENT, NOTIFY_SEVERITIES, type AlertEventDetail } from "./contract.ts";
+import { ALERT_EVENT, type AlertEventDetail } from "./contract.ts";
+import { NOTIFY_SEVERITIES } from "./registry.ts";
 import type { Alert } from "./transport/messages.ts";
 import type { WidgetModel } from "./model.ts";
 
@@ -19,7 +20,7 @@ export function originOf(model: WidgetModel): Origin {
 /** Dispatch the warning and critical ones among `fresh` (nothing when there are none). */
 export function announce(origin: Origin, fresh: readonly Alert[]): void {
   const alerts = fresh
-    .filter((a) => (NOTIFY_SEVERITIES as readonly string[]).includes(a.severity))
+    .filter((a) => NOTIFY_SEVERITIES.includes(a.severity))
     .map((a) => ({ step: a.step, layer: a.layer ?? null, metric: a.metric, message: a.message, severity: a.severity }));
   if (alerts.length === 0 || typeof window === "undefined" || typeof CustomEvent === "undefined") return;
   const detail: AlertEventDetail = { ...origin, alerts };

@@ -49,16 +49,6 @@ export interface PcaResult {
   lagged: boolean;
 }
 
-export function columnMean(x: Float32Array, n: number, d: number): Float64Array {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    for (let p = 0; p < d; p++) mean[p] += x[o + p];
-  }
-  if (n > 0) for (let p = 0; p < d; p++) mean[p] /= n;
-  return mean;
-}
-
 /** PCA of the n×d row-major matrix x to k dimensions. Requires 1 ≤ k ≤ d. */
 export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaOptions = {}): PcaResult {
   if (k < 1 || k > d) throw new Error(`pca: k=${k} must be in [1, d=${d}]`);

@@ -15,8 +15,6 @@ import { defaultEpochs, optimizeLayout, pcaInit } from "./layout.ts";
 import { alignTo } from "./procrustes.ts";
 import type { ReduceMethod } from "../contract.ts";
 
-export type { ReduceMethod };
-
 /** UMAP's neighbours per point, counting the point itself (umap-learn's default). */
 export const DEFAULT_N_NEIGHBORS = 15;
 /** Dimensions kept by the PCA pre-reduction before kNN: neighbours in 32 PCs match full-D ones closely. */
@@ -57,15 +55,17 @@ export interface LayerReducerOptions {
   exactKnnBelow?: number;
 }
 
+/** One reduced frame; the worker's reply and the main thread's cache carry it as it is (worker/protocol.ts). */
 export interface ReduceResult {
   /** 2n positions (x0, y0, x1, y1, …); NaN for excluded rows. */
   xy: Float32Array;
-  /** True when no warm state was used (first frame, shape change, reset, too few points). */
+  /** True when no warm state was used (first frame, shape change, too few points). */
   cold: boolean;
   /** Human-readable remarks, e.g. "point count changed 500→400: cold fit". */
   notes: string[];
   /** Rows with NaN/Inf values, excluded from the fit. */
   excluded: number;
+  /** Milliseconds the reduction took. */
   ms: number;
   method: ReduceMethod;
 }
@@ -120,11 +120,6 @@ export class LayerReducer {
     this.nNeighbors = Math.max(2, Math.floor(opts.nNeighbors ?? DEFAULT_N_NEIGHBORS));
     this.seed = opts.seed ?? 42;
     this.pcaDims = Math.max(2, Math.floor(opts.pcaDims ?? DEFAULT_PCA_DIMS));
-  }
-
-  /** Forget all warm state: the next frame is a cold fit. */
-  reset(): void {
-    this.state = null;
   }
 
   reduce(x: Float32Array, n: number, d: number, onProgress?: ProgressFn): ReduceResult {

@@ -3,19 +3,12 @@
 // requests per (layer, method): while one frame is being reduced, only the latest waiting frame is
 // kept. One-off computations go through `call`, typed from the worker's own functions.
 import type { Frame } from "../transport/frame.ts";
-import type { CallName, WorkerCalls } from "../reduce/calls.ts";
-import type { CallReply, ReduceMethod, WorkerReply, WorkerRequest } from "../reduce/protocol.ts";
+import type { CallName, WorkerCalls } from "../worker/calls.ts";
+import type { ReduceMethod } from "../contract.ts";
+import type { CallReply, ResultReply, WorkerReply, WorkerRequest } from "../worker/protocol.ts";
 
-export interface Reduced {
-  layer: string;
-  seq: number;
-  method: ReduceMethod;
-  xy: Float32Array;
-  cold: boolean;
-  notes: string[];
-  excluded: number;
-  ms: number;
-}
+/** A reduced frame as the main thread keeps it: the worker's reply without the message's tags. */
+export type Reduced = Omit<ResultReply, "type" | "id">;
 
 export interface ReductionEvents {
   result(r: Reduced): void;
@@ -38,7 +31,7 @@ export function mainThreadPort(onReply: (reply: WorkerReply) => void): Port {
   let handlerPromise: Promise<(msg: WorkerRequest, reply: (r: WorkerReply) => void) => void> | null = null;
   return {
     post(msg) {
-      handlerPromise ??= import("../reduce/worker.ts").then((m) => m.createHandler());
+      handlerPromise ??= import("../worker/entry.ts").then((m) => m.createHandler());
       void handlerPromise.then((handle) =>
         setTimeout(() => {
           if (!closed) handle(msg, onReply);
@@ -86,7 +79,7 @@ export class ReductionClient {
     this.send(frame, method);
   }
 
-  /** Run one of the worker's functions (reduce/calls.ts) with `args`. */
+  /** Run one of the worker's functions (worker/calls.ts) with `args`. */
   call<K extends CallName>(name: K, ...args: Parameters<WorkerCalls[K]>): Promise<ReturnType<WorkerCalls[K]>> {
     const id = this.nextId++;
     const request: WorkerRequest = { type: "call", id, name, args } as WorkerRequest;
@@ -148,8 +141,8 @@ export class ReductionClient {
     const s = slot(reply.layer, method);
     if (this.busy.get(s) === reply.id) this.busy.delete(s);
     if (reply.type === "result") {
-      const { layer, seq, xy, cold, notes, excluded, ms } = reply;
-      this.events.result({ layer, seq, method: reply.method, xy, cold, notes, excluded, ms });
+      const { type: _type, id: _id, ...reduced } = reply;
+      this.events.result(reduced);
     } else {
       this.events.error(reply.layer, reply.seq, reply.message);
     }

@@ -5,7 +5,7 @@ import { ReductionClient, type PortFactory, type Reduced, type ReductionEvents }
 import { ResultCache } from "./cache.ts";
 import type { Frame } from "../transport/frame.ts";
 import type { ReduceMethod } from "../contract.ts";
-import type { CallName, WorkerCalls } from "../reduce/calls.ts";
+import type { CallName, WorkerCalls } from "../worker/calls.ts";
 
 /** Reduced frames kept per model: a long scrub back stays instant; ~8 KB each at 500 points. */
 export const RESULT_CACHE_SIZE = 2000;

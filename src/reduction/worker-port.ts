@@ -2,7 +2,7 @@
 // from a blob: URL, so no worker file can be fetched beside it. Falls back to the main thread.
 import workerSource from "../../build/worker.js?raw";
 import { mainThreadPort, type PortFactory } from "./client.ts";
-import type { WorkerReply } from "../reduce/protocol.ts";
+import type { WorkerReply } from "../worker/protocol.ts";
 
 /** How long the worker's Blob URL lives: long enough for the worker to load it. */
 const REVOKE_URL_AFTER_MS = 10_000;

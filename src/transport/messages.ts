@@ -2,7 +2,7 @@
  * Custom comm messages between the kernel and the views (the JSON part; frames ride as buffers).
  * Python's twin: python/sentrycam/protocol.py (tests/python/test_contract.py checks they agree).
  */
-import type { ImageFormat, NoticeLevel, Severity } from "../contract.ts";
+import type { ImageFormat, NoticeLevel } from "../contract.ts";
 
 /** What a rule compared, as the kernel saw it ("kind" names the rule's verdict). */
 export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "nonfinite" | "sentrycam" | "forgetting";
@@ -41,8 +41,8 @@ export interface Alert {
   layer: string | null;
   metric: string;
   message: string;
-  /** One of SEVERITIES; a newer kernel may send others. */
-  severity: Severity | (string & {});
+  /** One of SEVERITIES (src/registry.ts); a newer kernel may send others. */
+  severity: string;
   rule?: string;
   value?: number | null;
   /** Absent (or `{}`) in alerts from older kernels and recordings. */

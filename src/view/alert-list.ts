@@ -2,9 +2,9 @@
 // of one alert: clicking an alert (or Enter/Space on it) opens a small chart of what its rule
 // compared under it; clicking again closes it. The open chart survives the list's re-renders.
 import type { Alert } from "../transport/messages.ts";
-import { GROUP_SEPARATOR } from "../contract.ts";
-import { evidenceCaption, evidenceGeometry } from "../metrics/evidence.ts";
-import { renderEvidence } from "./evidence-chart.ts";
+import { GROUP_SEPARATOR } from "../registry.ts";
+import { evidenceCaption, evidenceGeometry } from "./charts/evidence-geometry.ts";
+import { renderEvidence } from "./charts/evidence-chart.ts";
 
 const NOTICE_MS = 8000;
 const MAX_ITEMS = 200;

@@ -1,6 +1,7 @@
 // One rendered view of a monitor: wires the model's shared frame store and reduction to the
 // scatter panels, toolbar, timeline, charts and alert list, and keeps the root element's testing
-// attributes current. What is shown is decided here; how it is drawn lives in the view modules.
+// attributes current. What is shown is decided here (which frame: the playhead); how it is drawn
+// lives in the view modules.
 import type { ModelState } from "../model-state.ts";
 import { sendToKernel } from "../model-state.ts";
 import type { WidgetModel } from "../model.ts";
@@ -12,12 +13,13 @@ import { ScatterView, type Panel, type PanelStyle } from "./scatter.ts";
 import { Toolbar, type Toggle } from "./toolbar.ts";
 import { Timeline } from "./timeline.ts";
 import { Legend } from "./legend.ts";
-import { MetricCharts } from "./charts.ts";
+import { MetricCharts } from "./charts/metric-charts.ts";
 import { AlertList } from "./alert-list.ts";
 import { DrawQueue } from "./draw-queue.ts";
 import { Analyses } from "./analyses.ts";
 import { drawnHooks, legendSections, statusParts, timelineMarks } from "./view-text.ts";
 import { ProblemBar } from "./problem-bar.ts";
+import { Playhead } from "./playhead.ts";
 import { base64Bytes } from "../transport/base64.ts";
 
 type Drawing = { panels: Panel[]; style: PanelStyle; trails: number };
@@ -37,11 +39,9 @@ export class MonitorView {
   private readonly alertList: AlertList;
   private readonly analyses: Analyses;
   private readonly queue: DrawQueue<Drawing>;
-  private layer = "";
+  private readonly playhead: Playhead;
   private method: ReduceMethod;
   private colorBy: ColorBy = "label";
-  private follow = true;
-  private pinned: Frame | null = null;
   private readonly toggles: Record<Toggle, boolean> = { allLayers: false, regions: false, movers: false };
   private selection: number[];
   private progress = "";
@@ -58,6 +58,7 @@ export class MonitorView {
   ) {
     this.root = div(parent, "sentrycam-root");
     this.root.dataset.uid = model.get("_uid"); // the alert notifications find the monitor by it
+    this.playhead = new Playhead(state.store);
     this.method = asReducer(model.get("reducer"));
     this.selection = [...(model.get("selection") ?? [])];
     this.toolbar = new Toolbar(this.root, {
@@ -72,12 +73,19 @@ export class MonitorView {
         this.render();
       },
       clearSelection: () => this.select([]),
-      exportImage: (format) => void this.scatter.download(format, `sentrycam-${this.layer}-step${this.current()?.step ?? 0}`),
+      exportImage: (format) => void this.scatter.download(format, `sentrycam-${this.playhead.layer}-step${this.playhead.current()?.step ?? 0}`),
     }, signal);
     this.timeline = new Timeline(this.root, {
       scrub: (i) => this.scrub(i),
-      follow: (on) => this.setFollow(on),
-      advance: () => this.advance(),
+      follow: (on) => {
+        this.playhead.setFollow(on);
+        this.render();
+      },
+      advance: () => {
+        const more = this.playhead.advance();
+        this.render();
+        return more;
+      },
     }, signal);
     this.status = div(this.root, "sentrycam-status");
     this.bar = new ProblemBar(this.root);
@@ -106,7 +114,7 @@ export class MonitorView {
       state.reduction.subscribe({
         result: (r) => this.onResult(r),
         progress: (layer, fraction, stage) => {
-          if (layer === this.layer) this.setProgress(`${stage} ${Math.round(fraction * 100)}%`);
+          if (layer === this.playhead.layer) this.setProgress(`${stage} ${Math.round(fraction * 100)}%`);
         },
         error: (layer, seq, message) => {
           this.progress = "";
@@ -149,9 +157,9 @@ export class MonitorView {
     this.alertList.render(state.alerts, []);
     const declared = model.get("layers") ?? [];
     const layers = this.layerNames();
-    this.layer = declared.find((l) => layers.includes(l)) ?? layers[0] ?? declared[0] ?? "";
+    this.playhead.layer = declared.find((l) => layers.includes(l)) ?? layers[0] ?? declared[0] ?? "";
     this.toolbar.setMethod(this.method);
-    this.toolbar.setLayers(layers.length ? layers : declared, this.layer);
+    this.toolbar.setLayers(layers.length ? layers : declared, this.playhead.layer);
     this.render();
     this.updateSide();
   }
@@ -167,25 +175,20 @@ export class MonitorView {
     return [...declared.filter((l) => seen.includes(l)), ...seen.filter((l) => !declared.includes(l))];
   }
 
-  /** The frame of the selected layer to show: the newest while following, else the pinned one. */
-  private current(): Frame | undefined {
-    return this.follow ? this.state.store.latest(this.layer) : (this.pinned ?? undefined);
-  }
-
   private onFrame(frame: Frame): void {
-    if (this.layer === "") this.layer = frame.layer;
-    this.toolbar.setLayers(this.layerNames(), this.layer);
+    if (this.playhead.layer === "") this.playhead.layer = frame.layer;
+    this.toolbar.setLayers(this.layerNames(), this.playhead.layer);
     // A replay of many frames renders once, after the message: only the newest is reduced.
-    if (this.follow && (frame.layer === this.layer || this.toggles.allLayers)) this.render();
+    if (this.playhead.follow && (frame.layer === this.playhead.layer || this.toggles.allLayers)) this.render();
     this.updateSide();
     this.updateAttributes();
   }
 
   private onResult(r: Reduced): void {
     if (r.method !== this.method) return;
-    if (!this.state.reduction.isBusy(this.layer)) this.progress = "";
+    if (!this.state.reduction.isBusy(this.playhead.layer)) this.progress = "";
     const shown = this.onScreen?.panels.some((p) => p.frame.layer === r.layer) ?? false;
-    if (r.layer === this.layer || shown || this.toggles.allLayers) this.render();
+    if (r.layer === this.playhead.layer || shown || this.toggles.allLayers) this.render();
   }
 
   /** Work out the panels once the current message or event is handled, then queue the drawing. */
@@ -199,10 +202,11 @@ export class MonitorView {
   }
 
   private compose(): void {
-    const main = this.current();
+    const main = this.playhead.current();
+    const { layer } = this.playhead;
     this.updateTimeline();
     if (main === undefined) return this.updateStatus();
-    const wanted = this.toggles.allLayers ? this.layerNames().map((l) => (l === this.layer ? main : atStep(this.state.store.frames(l), main.step))) : [main];
+    const wanted = this.toggles.allLayers ? this.layerNames().map((l) => (l === layer ? main : atStep(this.state.store.frames(l), main.step))) : [main];
     const panels: Panel[] = [];
     let trails = 0;
     for (const frame of wanted) {
@@ -212,7 +216,7 @@ export class MonitorView {
       // a frame scrubbed to, which is shown when it is ready.
       let shown = frame;
       let result = this.state.reduction.resultOf(frame, this.method);
-      if (result === undefined && (frame !== main || this.follow)) {
+      if (result === undefined && (frame !== main || this.playhead.follow)) {
         const older = this.newestReduced(frame);
         if (older !== undefined) [shown, result] = older;
       }
@@ -226,10 +230,10 @@ export class MonitorView {
     }
     const reduced = this.state.reduction.cache.peek(main.layer, this.method, main.seq) !== undefined;
     if (!reduced) this.setProgress(`reducing step ${main.step}…`);
-    if (!panels.some((p) => p.frame.layer === this.layer)) return;
+    if (!panels.some((p) => p.frame.layer === layer)) return;
     const style: PanelStyle = { colorBy: this.colorBy, classNames: this.model.get("class_names") ?? [], markWrong: this.toggles.regions };
     this.queue.push({ panels, style, trails });
-    const first = panels.find((p) => p.frame.layer === this.layer) ?? panels[0];
+    const first = panels.find((p) => p.frame.layer === layer) ?? panels[0];
     this.legend.show(legendSections(first.frame, this.colorBy, this.toggles.regions, style.classNames));
     this.updateStatus();
   }
@@ -256,10 +260,8 @@ export class MonitorView {
   }
 
   private selectLayer(name: string): void {
-    this.layer = name;
+    this.playhead.selectLayer(name);
     this.progress = "";
-    this.pinned = null;
-    this.follow = true;
     this.render();
     this.updateSide();
   }
@@ -275,32 +277,8 @@ export class MonitorView {
     this.render();
   }
 
-  private setFollow(on: boolean): void {
-    this.follow = on;
-    this.pinned = on ? null : (this.current() ?? null);
-    this.render();
-  }
-
   private scrub(index: number): void {
-    const frames = this.state.store.frames(this.layer);
-    const frame = frames[index];
-    if (frame === undefined) return;
-    this.follow = index === frames.length - 1;
-    this.pinned = this.follow ? null : frame;
-    this.render();
-  }
-
-  /** One step of play: the next frame; false at the newest (then it is followed live). */
-  private advance(): boolean {
-    const frames = this.state.store.frames(this.layer);
-    const at = this.follow ? frames.length - 1 : frames.findIndex((f) => f.seq === this.pinned?.seq);
-    const next = at < 0 || at >= frames.length - 1 ? 0 : at + 1;
-    if (this.follow && frames.length > 1) {
-      this.scrub(0); // play from the start when following: replaying the history is what is asked
-      return true;
-    }
-    this.scrub(next);
-    return next < frames.length - 1;
+    if (this.playhead.scrub(index)) this.render();
   }
 
   /** Points picked in a panel: replace the selection, or add to it (toggling) with `add`. */
@@ -335,25 +313,24 @@ export class MonitorView {
   }
 
   private updateTimeline(): void {
-    const frames = this.state.store.frames(this.layer);
-    const current = this.follow ? frames.length - 1 : frames.findIndex((f) => f.seq === this.pinned?.seq);
-    this.timeline.setPosition(current, frames.length, this.follow);
-    const marks = timelineMarks(this.state.tasks, this.state.alerts, this.layer);
+    const frames = this.playhead.frames();
+    this.timeline.setPosition(this.playhead.index(), frames.length, this.playhead.follow);
+    const marks = timelineMarks(this.state.tasks, this.state.alerts, this.playhead.layer);
     this.timeline.setMarks(marks, frames.map((f) => f.step));
   }
 
   /** Charts, timeline marks and attributes: after frames, alerts or tasks change. */
   private updateSide(): void {
-    this.charts.update(this.state.store.frames(this.layer), this.state.alerts, this.state.tasks, this.layer, this.current()?.step ?? null);
+    this.charts.update(this.playhead.frames(), this.state.alerts, this.state.tasks, this.playhead.layer, this.playhead.current()?.step ?? null);
     this.updateTimeline();
     this.updateAttributes();
   }
 
   private updateStatus(): void {
     const store = this.state.store;
-    const frames = store.frames(this.layer);
+    const frames = this.playhead.frames();
     const parts: string[] = [];
-    const main = this.onScreen?.panels.find((p) => p.frame.layer === this.layer);
+    const main = this.onScreen?.panels.find((p) => p.frame.layer === this.playhead.layer);
     if (main !== undefined) {
       parts.push(...statusParts(main.frame, frames, this.state.reduction.cache.peek(main.frame.layer, this.method, main.frame.seq)));
       if (this.toggles.regions && main.frame.preds === null) parts.push("no predictions in this frame, so no decision regions (pass preds= to log, or a model with class outputs)");
@@ -367,9 +344,9 @@ export class MonitorView {
   }
 
   private updateAttributes(): void {
-    Object.assign(this.root.dataset, drawnHooks(this.onScreen?.panels ?? [], this.layer, this.onScreen?.trails ?? 0), {
+    Object.assign(this.root.dataset, drawnHooks(this.onScreen?.panels ?? [], this.playhead.layer, this.onScreen?.trails ?? 0), {
       frames: String(this.state.store.received),
-      layer: this.layer,
+      layer: this.playhead.layer,
       alerts: String(this.state.alerts.length),
       reducer: this.method,
       errors: String(this.state.store.errors.length),

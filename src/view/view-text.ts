@@ -3,7 +3,7 @@
 import type { Frame } from "../transport/frame.ts";
 import type { Alert, TaskBoundary } from "../transport/messages.ts";
 import type { Reduced } from "../reduction/client.ts";
-import { alertsFor } from "../metrics/series.ts";
+import { alertsFor } from "./charts/series.ts";
 import { captureNotes } from "./capture-notes.ts";
 import { classColor, groupColor, type ColorBy } from "./palette.ts";
 import { className } from "./scatter-traces.ts";

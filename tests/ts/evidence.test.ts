@@ -1,7 +1,7 @@
 // The geometry of an alert's evidence chart: scales, gaps, missing evidence, flat series.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { CHART_HEIGHT, CHART_WIDTH, MARGIN, evidenceCaption, evidenceGeometry, formatLevel, map, parseEvidence } from "../../src/metrics/evidence.ts";
+import { CHART_HEIGHT, CHART_WIDTH, MARGIN, evidenceCaption, evidenceGeometry, formatLevel, map, parseEvidence } from "../../src/view/charts/evidence-geometry.ts";
 import type { Evidence } from "../../src/transport/messages.ts";
 
 const jump: Evidence = {

@@ -65,8 +65,6 @@ test("point count or dimension change mid-run: fresh cold fit with a note", () =
   assert.equal(narrower.cold, true);
   assert.ok(narrower.notes.includes("dimension changed 16→8: cold fit"));
   assert.equal(r.reduce(x8, 400, 8).cold, false);
-  r.reset();
-  assert.equal(r.reduce(x8, 400, 8).cold, true);
 });
 
 test("n ≤ nNeighbors falls back to PCA with a note; d < 3 works", () => {

@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { createHandler, createWorkerState, handleMessage } from "../../src/reduce/worker.ts";
-import type { ProgressReply, WorkerReply } from "../../src/reduce/protocol.ts";
+import { createHandler, createWorkerState, handleMessage } from "../../src/worker/entry.ts";
+import type { ProgressReply, WorkerReply } from "../../src/worker/protocol.ts";
 import { clusters } from "../../bench/lib/synthetic.ts";
 
 const { x } = clusters(300, 10, { seed: 3 });

@@ -6,7 +6,7 @@ import { ReductionClient, type Port, type PortFactory, type Reduced } from "../.
 import { ResultCache } from "../../src/reduction/cache.ts";
 import { SharedReduction } from "../../src/reduction/shared.ts";
 import { DrawQueue } from "../../src/view/draw-queue.ts";
-import type { WorkerReply, WorkerRequest } from "../../src/reduce/protocol.ts";
+import type { WorkerReply, WorkerRequest } from "../../src/worker/protocol.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 import { clusters } from "../../bench/lib/synthetic.ts";
 

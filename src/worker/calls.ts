@@ -5,7 +5,7 @@
  */
 import { decisionRegions } from "../analysis/regions.ts";
 import { neighbourhoodChange, topMovers } from "../analysis/movers.ts";
-import { frameNeighbours, MOVER_NEIGHBOURS } from "./neighbours.ts";
+import { frameNeighbours, MOVER_NEIGHBOURS } from "../reduce/neighbours.ts";
 
 /** One frame's activations as the worker needs them (`x` is n×d row-major, `ids` the sample ids). */
 export interface FrameRows {

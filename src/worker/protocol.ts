@@ -1,8 +1,11 @@
-/** Messages between the main thread and the reduction worker (structured-clone friendly). */
+/**
+ * Messages between the main thread and the reduction worker (structured-clone friendly). What the
+ * worker sends back is typed from the worker's own functions (LayerReducer.reduce, calls.ts), so no
+ * result is described twice.
+ */
 import type { ReduceMethod } from "../contract.ts";
+import type { LayerReducer } from "../reduce/pipeline.ts";
 import type { CallName, WorkerCalls } from "./calls.ts";
-
-export type { ReduceMethod };
 
 /** Reduce one frame of one layer; `x` (n×d row-major) should be transferred. */
 export interface ReduceRequest {
@@ -36,19 +39,8 @@ export interface ProgressReply {
   stage: string;
 }
 
-export interface ResultReply {
-  type: "result";
-  id: number;
-  layer: string;
-  seq: number;
-  /** 2n positions, NaN for excluded rows; transferred. */
-  xy: Float32Array;
-  cold: boolean;
-  notes: string[];
-  excluded: number;
-  ms: number;
-  method: ReduceMethod;
-}
+/** A reduced frame: what LayerReducer.reduce returned for `seq` of `layer` (its `xy` is transferred). */
+export type ResultReply = { type: "result"; id: number; layer: string; seq: number } & ReturnType<LayerReducer["reduce"]>;
 
 export interface ErrorReply {
   type: "error";

@@ -1,7 +1,7 @@
 // Pure geometry of an alert's evidence chart (no DOM; tested in Node): scales from the data
 // extent, the value line, the reference band, the threshold, the window span and the alert's
-// point, in the pixel coordinates of a small SVG. src/view/evidence-chart.ts draws it.
-import type { Evidence } from "../transport/messages.ts";
+// point, in the pixel coordinates of a small SVG. evidence-chart.ts draws it.
+import type { Evidence } from "../../transport/messages.ts";
 
 /** The chart's size in SVG user units (it scales to the panel's width). */
 export const CHART_WIDTH = 300;

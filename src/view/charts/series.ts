@@ -1,7 +1,7 @@
 // Pure functions turning frames into per-step series for the metric charts (tested in Node).
-import type { Frame } from "../transport/frame.ts";
-import type { Alert } from "../transport/messages.ts";
-import { GROUP_SEPARATOR } from "../contract.ts";
+import type { Frame } from "../../transport/frame.ts";
+import type { Alert } from "../../transport/messages.ts";
+import { GROUP_SEPARATOR } from "../../registry.ts";
 
 export interface Series {
   key: string;

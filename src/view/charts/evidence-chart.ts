@@ -1,6 +1,6 @@
-// Draws an alert's evidence (src/metrics/evidence.ts computes the geometry) as a small inline SVG:
+// Draws an alert's evidence (evidence-geometry.ts computes the geometry) as a small inline SVG:
 // plain SVG, no Plotly and no WebGL (a page allows only a few WebGL contexts).
-import { CHART_HEIGHT, CHART_WIDTH, type EvidenceGeometry, type Pt } from "../metrics/evidence.ts";
+import { CHART_HEIGHT, CHART_WIDTH, type EvidenceGeometry, type Pt } from "./evidence-geometry.ts";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LINE_COLOR = "#4e79a7";

@@ -1,11 +1,11 @@
 // Metric charts: one Plotly figure of SVG `scatter` traces in stacked subplots sharing the step axis
 // (one figure, no WebGL: pages allow only a handful of WebGL contexts), with alert markers.
-import Plotly from "./plotly.ts";
-import type { Frame } from "../transport/frame.ts";
-import type { Alert, TaskBoundary } from "../transport/messages.ts";
-import { alertsFor, groupKeys, metricSeries, scalarKeys } from "../metrics/series.ts";
-import { PALETTE, groupColor } from "./palette.ts";
-import { CHART_PANELS, GROUP_PANELS } from "../contract.ts";
+import Plotly from "../plotly.ts";
+import type { Frame } from "../../transport/frame.ts";
+import type { Alert, TaskBoundary } from "../../transport/messages.ts";
+import { alertsFor, groupKeys, metricSeries, scalarKeys } from "./series.ts";
+import { PALETTE, groupColor } from "../palette.ts";
+import { CHART_PANELS, GROUP_PANELS } from "../../registry.ts";
 
 /** A chart panel: its title and the metric keys drawn in it (one colour each). */
 interface ChartPanel {

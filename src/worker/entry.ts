@@ -1,9 +1,11 @@
 /**
- * Worker side of the reduction pipeline: one LayerReducer per (layer, method), kept across
- * messages, and the one-off calls (calls.ts) with their own state. `handleMessage` is pure apart from that state and is
- * tested in Node; the `self.onmessage` hook is installed only when this module runs in a Web Worker.
+ * The reduction worker's entry (webpack's worker build starts here): one LayerReducer per (layer,
+ * method), kept across messages, and the one-off calls (calls.ts) with their own state.
+ * `handleMessage` is pure apart from that state and is tested in Node; the main-thread fallback
+ * (reduction/client.ts) runs the same handler; the `self.onmessage` hook is installed only when
+ * this module runs in a Web Worker.
  */
-import { LayerReducer } from "./pipeline.ts";
+import { LayerReducer } from "../reduce/pipeline.ts";
 import { createCalls, type WorkerCalls } from "./calls.ts";
 import type { CallReply, CallRequest, ErrorReply, ProgressReply, ReduceRequest, ResultReply, WorkerReply, WorkerRequest } from "./protocol.ts";
 
@@ -55,8 +57,7 @@ function reduce(state: WorkerState, msg: ReduceRequest, emit?: (p: ProgressReply
           emit({ type: "progress", id, layer, fraction, stage });
         }
       : undefined;
-    const r = reducer.reduce(msg.x, msg.n, msg.d, onProgress);
-    return { type: "result", id, layer, seq, xy: r.xy, cold: r.cold, notes: r.notes, excluded: r.excluded, ms: r.ms, method: r.method };
+    return { type: "result", id, layer, seq, ...reducer.reduce(msg.x, msg.n, msg.d, onProgress) };
   } catch (err) {
     return { type: "error", id, layer, seq, message: messageOf(err) };
   }
