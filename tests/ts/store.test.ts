@@ -1,12 +1,12 @@
 // The per-model message handling and frame store: de-duplication, ordering, bounds, corrupt buffers.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
+import { after, before } from "node:test";
+import { makeFixtures, type Fixtures } from "./support/fixtures.ts";
 import { FrameStore } from "../../src/store.ts";
 import { createState, handleMessage } from "../../src/model-state.ts";
 import type { Frame } from "../../src/transport/frame.ts";
-import { metricSeries, scalarKeys, alertsFor } from "../../src/metrics/series.ts";
+import { metricSeries, scalarKeys, alertsFor } from "../../src/view/charts/series.ts";
 
 function frame(seq: number, layer = "h", step = seq, n = 4, d = 2): Frame {
   return {
@@ -43,9 +43,15 @@ test("the store is bounded per layer and in bytes, keeping each layer's latest",
   assert.ok(small.frames("a").length + small.frames("b").length <= 4);
 });
 
+let fixtures: Fixtures;
+before(() => {
+  fixtures = makeFixtures();
+});
+after(() => fixtures.remove());
+
 test("a corrupt buffer is reported and the frames around it are still stored", () => {
   const s = state();
-  const good = readFileSync(path.join(import.meta.dirname, "..", "fixtures", "frame_f32.arrows"));
+  const good = fixtures.read("frame_f32.arrows");
   const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
   const garbage = new Uint8Array(300).fill(42);
   handleMessage(s, { type: "frames", seqs: [99, 7] }, [view(garbage), view(new Uint8Array(good))]);
