@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from .alerts import AlertReplay
-from .contract import REDUCERS, SEVERITIES, SEVERITY_RANK
+from .contract import NOTIFY_SEVERITIES, REDUCERS, SEVERITIES, SEVERITY_RANK
 from .recording import (
     ENDED_POLL_S,
     MAX_BACKOFF_S,
@@ -31,8 +31,10 @@ from .recording import (
     read_all,
 )
 
+__all__ = ["main"]
+
 EXIT_OK, EXIT_ALERT, EXIT_UNREADABLE, EXIT_TIMEOUT = 0, 1, 2, 3
-FAIL_ON = ("warning", "critical")
+FAIL_ON = NOTIFY_SEVERITIES  # the severities a CI job may fail on: warning and above
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_the_bundle_and_runs_without_node(wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "sentrycam/static/widget.js" in names and "sentrycam/static/widget.css" in names
+    assert "sentrycam/contract/registry.json" in names, "the metric registry, read at import"
     share = f"sentrycam-{sentrycam.__version__}.data/data/{EXTENSION}/"
     assert share + "package.json" in names, "the JupyterLab extension rides in the wheel"
     assert any(n.startswith(share + "static/remoteEntry.") for n in names)

@@ -10,10 +10,10 @@ from typing import Any
 
 from ..base import is_tensor
 from ..capture import Probe, check_pool
-from ..contract import SEVERITIES, SEVERITY_RANK
+from ..contract import NOTIFY_SEVERITIES, SEVERITIES, SEVERITY_RANK
 from ..monitor import Monitor
 
-STOP_LEVELS = ("warning", "critical")
+STOP_LEVELS = NOTIFY_SEVERITIES  # the severities a run may stop on: warning and above
 LOG = logging.getLogger("sentrycam")
 
 

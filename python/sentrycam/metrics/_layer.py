@@ -52,9 +52,7 @@ from ._ops import Ops, class_metrics, entropy_rank
 
 __all__ = [
     "DORMANT_TAU",
-    "KNN_K",
     "KNN_MAX_QUERIES",
-    "METRIC_KEYS",
     "SKETCH_COLS",
     "LayerState",
     "layer_metrics",
