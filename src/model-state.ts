@@ -87,11 +87,21 @@ export function handleMessage(state: ModelState, msg: KernelMessage, buffers: Da
       });
       break;
     case "alerts": {
-      const known = new Set(state.alerts.map(alertKey));
-      const fresh = msg.alerts.filter((a) => !known.has(alertKey(a)));
-      if (fresh.length === 0) break;
+      // A known alert comes again when its incident grew: its evidence is replaced.
+      const known = new Map(state.alerts.map((a) => [alertKey(a), a]));
+      const fresh: Alert[] = [];
+      let grown = false;
+      for (const a of msg.alerts) {
+        const had = known.get(alertKey(a));
+        if (had === undefined) fresh.push(a);
+        else if (a.evidence !== undefined) {
+          had.evidence = a.evidence;
+          grown = true;
+        }
+      }
+      if (fresh.length === 0 && !grown) break;
       state.alerts.push(...fresh);
-      if (state.origin !== null) announce(state.origin, fresh);
+      if (state.origin !== null && fresh.length > 0) announce(state.origin, fresh);
       for (const fn of state.alertListeners) fn(fresh);
       break;
     }

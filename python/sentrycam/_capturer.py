@@ -8,7 +8,7 @@ pipeline. The task boundaries marked so far ride along with every capture.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._parts import MonitorParts
@@ -16,7 +16,45 @@ from ._settings import step_number
 from .base import GroupNames, task_boundary
 from .capture import Capture, Distributed, ProbeSession, pool_for
 
-__all__ = ["Capturer"]
+__all__ = ["Capturer", "StepClock"]
+
+
+class StepClock:
+    """Steps as given, kept moving forward.
+
+    A loop that passes a per-epoch batch index gives steps that go back to 0 every epoch; the
+    windows of the alert rules and the cadence count steps, so such a run would restart its
+    streams every epoch and never leave the warm-up. Instead the clock counts on: a step lower
+    than the one before continues from it by the last gap seen between given steps (1 for a
+    ``step()`` per training step), and later steps keep that offset. It is said once, in plain
+    words; frames and alerts carry the clock's steps.
+    """
+
+    def __init__(self, report: Callable[[str], Any]) -> None:
+        self._report = report
+        self.offset = 0
+        self._last_given: int | None = None
+        self._gap = 1
+        self._told = False
+
+    def read(self, given: int) -> int:
+        """The clock's step for the step ``given``."""
+        last = self._last_given
+        if last is not None:
+            if given < last:
+                self.offset += last - given + self._gap
+                if not self._told:
+                    self._told = True
+                    self._report(
+                        f"the step went back from {last} to {given} (a loop that passes a "
+                        f"per-epoch batch index?): sentrycam counts on, from {given + self.offset}"
+                        ", so frames, the cadence and the alerts keep one clock; pass a global "
+                        "step (e.g. epoch * batches_per_epoch + batch_idx) to keep your numbers"
+                    )
+            elif given > last:
+                self._gap = given - last
+        self._last_given = given
+        return given + self.offset
 
 
 class Capturer:
@@ -31,7 +69,8 @@ class Capturer:
         self.groups = groups  # the group-name list every frame's codes index into
         self.idle = not dist.active  # step() returns at once: another rank does the work
         self.tasks: tuple[dict[str, Any], ...] = ()  # task boundaries (cam.task), in order
-        self.last_step = 0  # the last step given to step()/log(): where task() marks
+        self.last_step = 0  # the last step (on sentrycam's clock) of step()/log(): task() marks
+        self.clock = StepClock(parts.log.report)
 
     def step(self, step: int, scalars: dict[str, Any]) -> None:
         """One training step (see ``Monitor.step``)."""
@@ -41,6 +80,7 @@ class Capturer:
             return
         if type(step) is not int:
             step = step_number(step)
+        step = self.clock.read(step)
         self.last_step = step
         pipeline, cadence = self.parts.pipeline, self.parts.cadence
         if pipeline.undelivered or pipeline.log.pending:
@@ -119,6 +159,11 @@ class Capturer:
         clean = parts.inputs.scalars(step, scalars)
         capture = Capture(step, layers, clean, group_names=self.groups.names, tasks=self.tasks)
         parts.pipeline.submit(capture, t0)
+
+    def log_step(self, step: Any) -> int:
+        """The step of a ``log()`` call on sentrycam's clock (remembered for ``task()``)."""
+        self.last_step = self.clock.read(step_number(step))
+        return self.last_step
 
     def mark_task(self, name: str) -> None:
         """A task boundary at the last step given."""

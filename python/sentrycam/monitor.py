@@ -24,7 +24,7 @@ import traitlets
 from ._capturer import Capturer
 from ._notices import register, unregister
 from ._parts import assemble
-from ._settings import MonitorSettings, step_number
+from ._settings import MonitorSettings
 from .alerts import Alert
 from .base import GroupNames, SentrycamWarning
 from .capture import Distributed, ProbeSession
@@ -266,8 +266,7 @@ class Monitor(anywidget.AnyWidget):
         only the ranks that make frames keep them (rank 0 unless ``distributed="all"``)."""
         if not self._dist.makes_frames:
             return
-        step = step_number(step)
-        self._capturer.last_step = step
+        step = self._capturer.log_step(step)
         if not isinstance(activations, Mapping):
             raise TypeError(
                 f"log() takes a dict of {{layer name: array}}, got {type(activations).__name__}"

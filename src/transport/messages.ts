@@ -34,6 +34,16 @@ export interface Evidence {
   group?: string;
   task?: string;
   task_end?: number | null;
+  /** The incident this alert tells: what joined it since (alerts not raised on their own). */
+  incident?: Incident;
+}
+
+/** Alerts raised close together are one incident, told by its first (or worst) alert. */
+export interface Incident {
+  first_step: number;
+  /** Alerts that joined, in all (`also` lists the first of them). */
+  joined: number;
+  also: { step: number; layer: string | null; metric: string; rule: string; severity: string }[];
 }
 
 export interface Alert {

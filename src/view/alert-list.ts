@@ -67,7 +67,7 @@ export class AlertList {
   private item(a: Alert): HTMLLIElement {
     const li = document.createElement("li");
     li.className = `sentrycam-alert ${a.severity}`;
-    li.textContent = `step ${a.step} · ${alertSource(a)} · ${a.metric}: ${a.message}`;
+    li.textContent = `step ${a.step} · ${alertSource(a)} · ${a.metric}: ${a.message}${incidentText(a)}`;
     li.dataset.key = key(a);
     li.tabIndex = 0;
     li.setAttribute("role", "button");
@@ -137,6 +137,15 @@ function panel(a: Alert): HTMLLIElement {
 }
 
 /** Where an alert comes from: its layer, the model (a per-group accuracy) or the run's scalars. */
+/** What joined an alert's incident: " (with 3 more: layer4 eff_rank at 260, …)", or "". */
+export function incidentText(a: Alert): string {
+  const inc = a.evidence !== undefined && "incident" in a.evidence ? a.evidence.incident : undefined;
+  if (inc === undefined || inc.joined === 0) return "";
+  const shown = inc.also.slice(0, 3).map((m) => `${m.layer ?? "scalars"} ${m.metric} at ${m.step}`);
+  const more = inc.joined > shown.length ? `, and ${inc.joined - shown.length} more` : "";
+  return ` (one incident with ${inc.joined} more: ${shown.join(", ")}${more})`;
+}
+
 function alertSource(a: Alert): string {
   if (a.layer !== null && a.layer !== undefined) return a.layer;
   return a.metric.includes(GROUP_SEPARATOR) ? "model" : "scalars";

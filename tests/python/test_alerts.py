@@ -106,8 +106,9 @@ def test_a_drift_at_three_cadences_alerts_within_one_coarse_capture():
 
 
 @pytest.mark.parametrize("every", [1, 10, 50])
-def test_no_rule_fires_during_the_warmup(every):
-    """Warm-up counts steps and frames: wild values early on raise nothing but non-finite."""
+def test_no_trend_rule_fires_during_the_warmup(every):
+    """Warm-up counts steps and frames: wild trend values early on raise nothing (the absolute
+    rules, judged against earlier frames, see steady norms and units here)."""
     eng = AlertEngine()
     rng = np.random.default_rng(0)
     out = []
@@ -117,10 +118,22 @@ def test_no_rule_fires_during_the_warmup(every):
         if warm:
             break
         vals = {m: float(rng.uniform(0.1, 100.0)) for m in A.DIRECTIONS}
-        vals["dead_frac"] = float(rng.uniform(0, 1))
+        vals["norm_mean"] = float(rng.uniform(5.0, 20.0))  # within 10x of each other
+        vals["dead_frac"] = vals["constant_frac"] = float(rng.uniform(0, 0.2))
         out += eng.update(s, "fc1", vals)
     assert out == []
     assert [a.rule for a in eng.update(s + every, "fc1", {"nonfinite_frac": 0.2})] == ["nonfinite"]
+
+
+@pytest.mark.parametrize("every", [10, 50, 100])
+def test_absolute_rules_work_from_the_second_frame(every):
+    eng = AlertEngine()
+    assert eng.update(0, "fc1", {"norm_mean": 2.0, "dead_frac": 0.05}) == []
+    out = eng.update(every, "fc1", {"norm_mean": 400.0, "dead_frac": 0.05})
+    assert [(a.rule, a.severity) for a in out] == [("norm", "critical")]
+    eng = AlertEngine()
+    eng.update(0, "fc1", {"dead_frac": 0.05})
+    assert [a.rule for a in eng.update(every, "fc1", {"dead_frac": 0.6})] == ["death"]
 
 
 def test_nonfinite_is_immediate_at_step_zero():
@@ -128,7 +141,11 @@ def test_nonfinite_is_immediate_at_step_zero():
     out = eng.update(0, "fc1", {"nonfinite_frac": 0.01, "norm_mean": 1.0})
     assert [(a.rule, a.severity) for a in out] == [("nonfinite", "critical")]
     assert "non-finite" in out[0].message and "learning rate" in out[0].message
-    assert [a.rule for a in eng.update(0, None, {"loss": float("inf")})] == ["nonfinite"]
+    assert eng.update(0, None, {"loss": float("inf")}) == []  # the same incident: it joins
+    assert out[0].evidence["incident"]["also"] == [
+        {"step": 0, "layer": None, "metric": "loss", "rule": "nonfinite", "severity": "critical"}
+    ]
+    assert eng.take_updated() == [out[0]]
 
 
 def test_regression_dead_units_at_step_zero_are_not_an_alert():
@@ -400,3 +417,33 @@ def test_sustained_alert_tells_the_mean_departure_and_when_it_began():
     ev = a.evidence
     assert ev["kind"] in ("sustained", "jump") and ev["since"] >= 1000
     assert "val_loss rose" in a.message and "the loss is rising" in a.message
+
+
+@pytest.mark.parametrize(
+    ("value", "ref", "told"),
+    [
+        (2.9e38, 1.0, "grew by a factor of 10^38"),
+        (12.0, 1.0, "grew by a factor of 12"),
+        (0.03, 1.0, "fell to 3% of its level"),
+        (2e-4, 1.0, "fell to 0.02% of its level"),
+        (1e-7, 1.0, "fell to 10^-7 of its level"),
+        (0.0, 2.5, "fell to 0 (usually 2.5)"),
+        (0.5, 1.0, "fell 50%"),
+    ],
+)
+def test_numbers_in_messages_are_readable(value, ref, told):
+    from sentrycam.alerts._explain import explain
+    from sentrycam.alerts._rules import Verdict
+
+    kind = "explosion" if value > ref else "jump"
+    msg = explain("norm_mean", "fc1", Verdict(kind, ref, 0.1, 2 * ref), value, 100, +1)
+    assert told in msg, msg
+    assert "e+" not in msg and "0.0x" not in msg
+
+
+def test_an_explosion_from_a_huge_level_reads_without_exponents():
+    from sentrycam.alerts._explain import explain
+    from sentrycam.alerts._rules import Verdict
+
+    msg = explain("norm_mean", "fc1", Verdict("explosion", 3e20, 1e19, 3e21), 4e38, 100, +1)
+    assert "by a factor of 10^18" in msg and "3x10^20" in msg and "e+" not in msg, msg

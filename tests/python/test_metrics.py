@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -62,14 +63,50 @@ def test_knn_jaccard_identical_and_shuffled():
 
 
 def test_dead_and_dormant_units():
-    x = np.abs(RNG.standard_normal((100, 10))) + 0.5
-    x[:, :3] = 0.0  # dead (never active)
-    x[:, 3] = -np.abs(RNG.standard_normal(100))  # never positive: dead
+    x = np.abs(RNG.standard_normal((100, 10))) + 0.5  # a ReLU-like layer: never negative
+    x[:, :3] = 0.0  # dead: zero for every input
     x[:, 4] *= 1e-4  # active but dormant
     out = layer_metrics(x)
-    assert out["dead_frac"] == pytest.approx(0.4)
+    assert out["dead_frac"] == pytest.approx(0.3)
     # dormant: mean |a| <= 0.025 x layer mean: the three zero columns and the tiny one
     assert out["dormant_frac"] == pytest.approx(0.4)
+    assert out["constant_frac"] == pytest.approx(0.3)  # the dead ones do not vary either
+
+
+def test_dead_means_nothing_where_outputs_can_be_negative():
+    """A pre-activation, LayerNorm, GRU or logit layer: units below zero are not dead."""
+    x = RNG.standard_normal((100, 10))
+    x[:, :4] = -np.abs(x[:, :4]) - 0.1  # never positive: a ReLU after it would be dead, not it
+    x[:, 5] = 2.0  # constant across inputs
+    out = layer_metrics(x)
+    assert math.isnan(out["dead_frac"])
+    assert out["constant_frac"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("peak", [1e19, 1e30, 3.0e38])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_huge_finite_activations_give_finite_metrics_and_no_warning(peak, backend):
+    """The step before a divergence: finite values up to float32's maximum."""
+    base = RNG.standard_normal((200, 16)).astype(np.float32)
+    labels = np.arange(200) % 4
+    x = (base / np.abs(base).max() * peak).astype(np.float32)
+    assert np.isfinite(x).all()
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        x, base = torch.from_numpy(x), torch.from_numpy(base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st = LayerState()
+        layer_metrics(base, labels, st)
+        out = layer_metrics(x, labels, st)
+    for key in ("norm_mean", "norm_max", "eff_rank", "intra_var", "inter_dist", "fisher", "nc1"):
+        assert math.isfinite(out[key]), (key, out[key])
+    small = layer_metrics(base, labels)
+    assert out["eff_rank"] == pytest.approx(small["eff_rank"], rel=1e-4)
+    assert out["fisher"] == pytest.approx(small["fisher"], rel=1e-3)
+    ratio = peak / float(np.abs(np.asarray(base)).max())
+    assert out["norm_mean"] == pytest.approx(small["norm_mean"] * ratio, rel=1e-4)
+    assert out["change_prev"] > 1e10  # it grew by that much since the previous frame
 
 
 def test_perfect_collapse_nc1_zero():
@@ -151,7 +188,7 @@ def test_nonfinite_rows_are_excluded():
     assert out["nonfinite_frac"] == pytest.approx(3 / 600)
     assert out["n_valid"] == 97
     for k in ("norm_mean", "eff_rank", "intra_var", "fisher", "nc1", "dead_frac"):
-        assert out[k] == pytest.approx(ref[k]), k
+        assert out[k] == pytest.approx(ref[k], nan_ok=True), k
 
 
 @pytest.mark.parametrize(
@@ -185,6 +222,7 @@ def test_undefined_values_are_nan():
     assert all(math.isnan(none[k]) for k in ("n_classes", "fisher", "nc1", "intra_var"))
     const = layer_metrics(np.ones((40, 8)))
     assert math.isnan(const["eff_rank"]) and const["dead_frac"] == 0.0
+    assert const["constant_frac"] == 1.0
     absent = layer_metrics(x, np.where(np.arange(40) < 20, 3, 7))  # classes 3 and 7 only
     assert absent["n_classes"] == 2 and math.isfinite(absent["fisher"])
 

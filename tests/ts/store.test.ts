@@ -7,6 +7,7 @@ import { FrameStore } from "../../src/store.ts";
 import { createState, handleMessage } from "../../src/model-state.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 import { metricSeries, scalarKeys, alertsFor } from "../../src/view/charts/series.ts";
+import { incidentText } from "../../src/view/alert-list.ts";
 
 function frame(seq: number, layer = "h", step = seq, n = 4, d = 2): Frame {
   return {
@@ -70,6 +71,23 @@ test("alerts are de-duplicated and listeners get only the new ones", () => {
   handleMessage(s, { type: "alerts", alerts: [a, { ...a, step: 6 }] }, []);
   assert.equal(s.alerts.length, 2);
   assert.deepEqual(got, [1, 1]);
+});
+
+test("an alert whose incident grew is updated in place, with no new-alert notice", () => {
+  const s = state();
+  const got: number[] = [];
+  s.alertListeners.add((fresh) => got.push(fresh.length));
+  const evidence = (joined: number) => ({
+    steps: [], values: [], reference: 1, spread: 0.1, threshold: 2, window: null, direction: 1 as const, kind: "jump",
+    incident: { first_step: 5, joined, also: joined ? [{ step: 9, layer: "g", metric: "eff_rank", rule: "robust", severity: "warning" }] : [] },
+  });
+  const a = { step: 5, layer: "h", metric: "fisher", message: "dropped", severity: "warning", rule: "robust" };
+  handleMessage(s, { type: "alerts", alerts: [{ ...a, evidence: evidence(0) }] }, []);
+  handleMessage(s, { type: "alerts", alerts: [{ ...a, evidence: evidence(1) }] }, []);
+  assert.equal(s.alerts.length, 1);
+  assert.deepEqual(got, [1, 0], "the second call re-renders and tells no new alert");
+  assert.match(incidentText(s.alerts[0]), /one incident with 1 more: g eff_rank at 9/);
+  assert.equal(incidentText({ ...a }), "");
 });
 
 test("metric series follow steps and turn non-finite values into gaps", () => {

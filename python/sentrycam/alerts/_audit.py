@@ -61,6 +61,10 @@ class Auditor:
         """Every alert raised so far (bounded: see :class:`AlertLog`)."""
         return self.log.list()
 
+    def take_updated(self) -> list[Alert]:
+        """Alerts raised earlier whose incident has grown since the last call."""
+        return self.engine.take_updated()
+
     def state(self, layer: str) -> LayerState:
         """The per-layer state (created on first use)."""
         st = self.states.get(layer)

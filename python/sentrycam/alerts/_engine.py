@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import split_group_metric
@@ -37,6 +36,8 @@ from ..contract import METRICS, SEVERITY_RANK
 from ._alert import Alert
 from ._explain import explain
 from ._forgetting import ForgettingRule
+from ._hard import Episode, HardRules, Stream
+from ._incidents import Incidents
 from ._rules import (
     EVIDENCE_POINTS,
     History,
@@ -45,9 +46,7 @@ from ._rules import (
     StreamRule,
     Verdict,
     Warmup,
-    mad_spread,
     make_rule,
-    median,
 )
 
 __all__ = [
@@ -74,17 +73,9 @@ SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in METRICS.values() if m
 #: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
 #: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
 MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in METRICS.values() if m.min_effect}
-#: Exploding norms: ``norm_mean`` above this many times its reference median.
-NORM_FACTOR = 10.0
-#: Mass unit death: ``dead_frac`` up by this much on its reference median.
-DEAD_JUMP = 0.25
-#: A stopped layer moves less than this share of its usual change per step ...
-STILL_RATIO = 0.01
-#: ... for this many steps (two frames at least), judged against changes measured over gaps of
-#: a similar number of steps (within this factor): SGD noise does not grow linearly with the gap,
-#: so a cadence stretched by a budget would otherwise look like a layer slowing down.
-STILL_STEPS = 100
-STILL_GAP_FACTOR = 2.0
+#: A stream is better than its reference when it moved the right way by this share of its level
+#: (class separation, validation loss and accuracy: see AlertEngine._improving).
+IMPROVEMENT = 0.05
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
 LR_NAMES = ("lr", "learning_rate")
@@ -102,24 +93,6 @@ def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
     if "acc" in low:
         return -1
     return 0
-
-
-@dataclass
-class _Episode:
-    active: bool = False
-    last_fired: int = 0
-
-
-@dataclass
-class _Stream:
-    history: History
-    direction: int
-    rules: dict[str, StreamRule] = field(default_factory=dict)
-    rates: History | None = None  # change per step (the stopped-layer rule's stream)
-    gaps: dict[int, int] = field(default_factory=dict)  # step -> the gap its rate was over
-    still_since: int | None = None  # the stopped-layer rule's run of still frames
-    still_frames: int = 0
-    episodes: dict[str, _Episode] = field(default_factory=dict)  # per rule name
 
 
 class AlertEngine:
@@ -157,21 +130,24 @@ class AlertEngine:
         self.rearm_steps, self.scalar_confirm = rearm_steps, scalar_confirm
         self.forgetting = ForgettingRule(rearm_steps=rearm_steps) if forgetting else None
         self.reference = RobustChangeRule(1, warmup=self.warmup, **self._robust_params())
-        self.streams: dict[tuple[str | None, str], _Stream] = {}
+        self.hard_rules = HardRules(self.warmup, self.reference)
+        self.incidents = Incidents(rearm_steps)
+        self.streams: dict[tuple[str | None, str], Stream] = {}
         self.hold_until = -(2**62)  # no rule but non-finite before this step (lr warm-up)
+        self._latest = -(2**62)  # the latest step fed
         self._lr_rising = True
         self._lr_last: float | None = None
 
     def _robust_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.params.get("robust", {}).items() if k != "confirm"}
 
-    def _stream(self, layer: str | None, metric: str) -> _Stream:
+    def _stream(self, layer: str | None, metric: str) -> Stream:
         key = (layer, metric)
         st = self.streams.get(key)
         if st is None:
             direction = direction_of(metric, self.directions)
             keep = 2 * (self.reference.window + self.reference.lag) + self.warmup.steps
-            st = _Stream(History(keep), direction)
+            st = Stream(History(keep), direction)
             if direction:
                 for r in self.rule_names:
                     p = dict(self.params.get(r, {}))
@@ -203,7 +179,11 @@ class AlertEngine:
         """
         out: list[Alert] = []
         step = int(step)
+        if step < self._latest:  # steps went backwards: a new run, no incident open
+            self.incidents.reset()
+        self._latest = step
         per_group: dict[str, float] = {}
+        fired: list[tuple[str, float, str, Verdict, str, Stream]] = []
         for metric, raw in values.items():
             if layer is not None and split_group_metric(metric) is not None:
                 per_group[metric] = raw
@@ -212,34 +192,80 @@ class AlertEngine:
                 v = float(raw)
             except (TypeError, ValueError):
                 continue
-            st = self._stream(layer, metric)
-            last = st.history.last_step
-            if last is not None and step < last:
-                st = self._restart(layer, metric)  # steps went backwards: a new run
-            elif last is not None and step == last and math.isfinite(v):
-                continue  # the same step again (a duplicate feed): nothing new to judge
-            if layer is None and metric.lower() in LR_NAMES:
-                self._follow_lr(step, v)
-            held = step < self.hold_until
-            fired: list[tuple[str, Verdict, str]] = []
-            for name, rule in st.rules.items():
-                verdict = None if held else rule.check(st.history, step, v)
-                if verdict is not None:
-                    fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
-            if self.hard:  # first: a hard rule says more than a trend on the same metric
-                fired = self._hard(st, layer, metric, step, v, held) + fired
-            fired.sort(key=lambda f: -SEVERITY_RANK.get(f[2], -1))  # the worst one tells
-            st.history.add(step, v)
-            fired_names = {name for name, _, _ in fired}
-            told = False
-            for name, verdict, severity in fired:
-                told |= self._emit(out, step, layer, metric, v, name, verdict, severity, st, told)
-            self._quiet(st, step, fired_names)
+            fired += self._judge(step, layer, metric, v)
+        # Trend alerts on a layer whose classes separate better while the run's validation
+        # improves are a phase of learning, not a failure; hard rules are told regardless.
+        improving = layer is not None and self._improving(layer, step)
+        told: set[str] = set()
+        for metric, v, name, verdict, severity, st in fired:
+            if improving and name in self.rule_names:
+                continue
+            if self._emit(out, step, layer, metric, v, name, verdict, severity, st, metric in told):
+                told.add(metric)
         if self.forgetting is not None and (per_group or tasks is not None):
             out += self.forgetting.observe(step, layer, per_group, tasks)
-        return out
+        raised = self.incidents.admit(out)
+        if fired:
+            self.incidents.active(step)  # after: a quiet spell is judged from the last firing
+        return raised
 
-    def _restart(self, layer: str | None, metric: str) -> _Stream:
+    def take_updated(self) -> list[Alert]:
+        """Alerts raised earlier whose incident has grown since the last call (for the views)."""
+        return self.incidents.take_updated()
+
+    def _judge(
+        self, step: int, layer: str | None, metric: str, v: float
+    ) -> list[tuple[str, float, str, Verdict, str, Stream]]:
+        """Feed one value to its stream; the rules that fire on it, the worst first."""
+        st = self._stream(layer, metric)
+        last = st.history.last_step
+        if last is not None and step < last:
+            st = self._restart(layer, metric)  # steps went backwards: a new run
+        elif last is not None and step == last and math.isfinite(v):
+            return []  # the same step again (a duplicate feed): nothing new to judge
+        if layer is None and metric.lower() in LR_NAMES:
+            self._follow_lr(step, v)
+        held = step < self.hold_until
+        fired: list[tuple[str, Verdict, str]] = []
+        for name, rule in st.rules.items():
+            verdict = None if held else rule.check(st.history, step, v)
+            if verdict is not None:
+                fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
+        if self.hard:  # first: a hard rule says more than a trend on the same metric
+            fired = self.hard_rules.check(st, layer, metric, step, v, held) + fired
+        fired.sort(key=lambda f: -SEVERITY_RANK.get(f[2], -1))  # the worst one tells
+        st.history.add(step, v)
+        self._quiet(st, step, {name for name, _, _ in fired})
+        return [(metric, v, name, verdict, severity, st) for name, verdict, severity in fired]
+
+    def _improving(self, layer: str, step: int) -> bool:
+        """Whether the task is going well at ``step``: the layer's class separation (Fisher
+        ratio) is clearly above its reference and no validation scalar given is clearly worse
+        than its own. False when there is no class separation to judge by."""
+        fisher = self.streams.get((layer, "fisher"))
+        if fisher is None or self._better(fisher, step) is not True:
+            return False
+        scalars = [
+            st
+            for (where, metric), st in self.streams.items()
+            if where is None and st.direction and metric.lower().startswith("val")
+        ]
+        return all(self._better(st, step) is not False for st in scalars)
+
+    def _better(self, st: Stream, step: int) -> bool | None:
+        """Whether a stream's latest value (at most one frame old) is better than its reference
+        by IMPROVEMENT of its level; None when that cannot be told."""
+        last = st.history.last_step
+        if last is None or step - last > self.rearm_steps or not st.direction:
+            return None
+        value = st.history.values[-1]
+        base = self.reference.baseline(st.history, last)
+        if base is None or not math.isfinite(value):
+            return None
+        gain = -st.direction * (value - base.reference)
+        return gain >= IMPROVEMENT * abs(base.reference)
+
+    def _restart(self, layer: str | None, metric: str) -> Stream:
         del self.streams[(layer, metric)]  # its history and episodes go with it
         return self._stream(layer, metric)
 
@@ -266,12 +292,12 @@ class AlertEngine:
         rule: str,
         verdict: Verdict,
         severity: str,
-        st: _Stream,
+        st: Stream,
         told: bool,
     ) -> bool:
         """Open (or extend) the rule's episode; raise an alert for a new one unless another
         rule already told of this metric at this step. Whether an alert was raised."""
-        ep = st.episodes.setdefault(rule, _Episode())
+        ep = st.episodes.setdefault(rule, Episode())
         ep.last_fired = step
         if ep.active or told:
             ep.active = True
@@ -297,78 +323,8 @@ class AlertEngine:
         out.append(Alert(step, layer, metric, msg, severity, rule, value, evidence))
         return True
 
-    def _quiet(self, st: _Stream, step: int, fired: set[str]) -> None:
+    def _quiet(self, st: Stream, step: int, fired: set[str]) -> None:
         """Re-arm the stream's episodes that have been quiet for ``rearm_steps``."""
         for rule, ep in st.episodes.items():
             if ep.active and rule not in fired and step - ep.last_fired >= self.rearm_steps:
                 ep.active = False
-
-    def _hard(
-        self, st: _Stream, layer: str | None, metric: str, step: int, v: float, held: bool
-    ) -> list[tuple[str, Verdict, str]]:
-        if metric == "nonfinite_frac" or layer is None:
-            bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
-            if bad:
-                # a fraction of non-finite values is compared with 0; a scalar with nothing
-                zero = 0.0 if metric == "nonfinite_frac" else math.nan
-                return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
-            return []
-        if metric not in ("norm_mean", "dead_frac", "change_prev") or not math.isfinite(v):
-            return []
-        if metric == "change_prev":
-            return self._still(st, step, v, held)
-        if held or not self.warmup.done(st.history, step):
-            return []
-        ref_rule = self.reference
-        steps, vals = st.history.reference(step - ref_rule.lag, ref_rule.window, 3)
-        if not vals:
-            return []
-        med = median(vals)
-        window = (steps[0], steps[-1])
-        spread = mad_spread(vals, med)
-        if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
-            verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
-            return [("norm", verdict, "critical")]
-        if metric == "dead_frac" and v - med >= DEAD_JUMP:
-            verdict = Verdict("death", med, spread, med + DEAD_JUMP, window, step)
-            return [("death", verdict, "warning")]
-        return []
-
-    def _still(
-        self, st: _Stream, step: int, v: float, held: bool
-    ) -> list[tuple[str, Verdict, str]]:
-        """A layer that stopped learning: its change per step far under its usual change over
-        gaps of a similar length, for STILL_STEPS steps and two frames at least."""
-        last = st.history.last_step
-        if last is None or step <= last:
-            return []
-        gap = step - last
-        rate = v / gap
-        if st.rates is None:
-            st.rates = History(st.history.keep_steps)
-        ref = self.reference
-        steps, rates = st.rates.finite_between(step - ref.lag - ref.window, step - ref.lag)
-        similar = [
-            (s, r)
-            for s, r in zip(steps, rates, strict=True)
-            if gap / STILL_GAP_FACTOR <= st.gaps.get(s, 0) <= gap * STILL_GAP_FACTOR
-        ]
-        st.rates.add(step, rate)
-        st.gaps[step] = gap
-        for old in [s for s in st.gaps if s < step - st.history.keep_steps]:
-            del st.gaps[old]
-        if held or not self.warmup.done(st.history, step) or len(similar) < 3:
-            st.still_since, st.still_frames = None, 0
-            return []
-        usual = median([r for _, r in similar])
-        if not (usual > 0 and rate <= STILL_RATIO * usual):
-            st.still_since, st.still_frames = None, 0
-            return []
-        if st.still_since is None:
-            st.still_since = last  # still since the previous frame
-        st.still_frames += 1
-        if step - st.still_since < STILL_STEPS or st.still_frames < 2:
-            return []
-        window = (similar[0][0], similar[-1][0])
-        verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
-        return [("stopped", verdict, "warning")]

@@ -50,10 +50,35 @@ def _text(metric: str) -> MetricText:
 MAX_TOLD_Z = 1000.0
 
 
+def _num(x: float, digits: int = 3) -> str:
+    """A number as a person reads it: "0.012", "3.5", "41200", "2.9x10^38" (never "2.9e+38")."""
+    if x == 0 or not math.isfinite(x) or 1e-3 <= abs(x) < 1e6:
+        return f"{x:.{digits}g}"
+    exp = math.floor(math.log10(abs(x)))
+    return f"{x / 10**exp:.{digits - 1}g}x10^{exp}"
+
+
+def _factor(ratio: float) -> str:
+    """A growth factor a person reads at a glance: "12", "340", "10^38"."""
+    if ratio < 1000:
+        return f"{ratio:.3g}"
+    return f"10^{round(math.log10(ratio))}"
+
+
+def _share(ratio: float) -> str:
+    """What is left of a level, told as a share of it: "3% of its level", "10^-7 of its level"."""
+    pct = 100 * ratio
+    if pct >= 1:
+        return f"{pct:.0f}% of its level"
+    if pct >= 0.01:
+        return f"{pct:.2g}% of its level"
+    return f"10^{round(math.log10(ratio))} of its level"
+
+
 def _level(x: float, style: str) -> str:
     if style == "percent":
         return f"{x:.0%}"
-    return f"{x:.3f}" if style == "level" else f"{x:.3g}"
+    return f"{x:.3f}" if style == "level" else _num(x)
 
 
 def explain(
@@ -78,7 +103,7 @@ def explain(
         span = step - (verdict.since if verdict.since is not None else step)
         return (
             f"{where}the layer has not changed in {span} steps (moves under "
-            f"{verdict.threshold:.2g} per step, usually {verdict.reference:.2g}): "
+            f"{_num(verdict.threshold, 2)} per step, usually {_num(verdict.reference, 2)}): "
             f"{t.meaning} — {t.causes}?"
         )
     ref = verdict.reference
@@ -88,13 +113,16 @@ def explain(
     same_sign = ref != 0 and value / ref > 0
     if t.style != "relative":
         amount = f"to {_level(value, t.style)} (usually {_level(ref, t.style)})"
+    elif ref != 0 and math.isfinite(ref) and value == 0:
+        amount = f"to 0 (usually {_num(ref)})"
     elif verdict.kind == "explosion" or (same_sign and max(value / ref, ref / value) >= 3):
-        amount = f"{abs(value / ref):.1f}x" if ref else f"to {value:.3g}"
-        verb = "grew" if abs(value) > abs(ref) else "shrank"
+        ratio = abs(value / ref)
+        verb = "grew" if ratio > 1 else "fell"
+        amount = f"by a factor of {_factor(ratio)}" if ratio > 1 else f"to {_share(ratio)}"
     elif ref != 0 and math.isfinite(ref):
         amount = f"{abs(value - ref) / abs(ref):.0%}"
     else:
-        amount = f"to {value:.3g}"
+        amount = f"to {_num(value)}"
     since = verdict.since if verdict.since is not None else step
     lo = verdict.window[1] if verdict.window else since
     span = max(step - min(since, lo), 0)
@@ -106,7 +134,7 @@ def explain(
             else f"{z:.0f}x its usual spread"
         ),
         "sustained": f"on average over the last steps, past the threshold since step {since}",
-        "explosion": f"against a running median of {ref:.3g}",
+        "explosion": f"against a running median of {_num(ref)}",
         "death": f"{100 * (verdict.threshold - ref):.0f} points or more above its reference",
         "sentrycam": "SentryCam's rule",
     }.get(verdict.kind, verdict.kind)

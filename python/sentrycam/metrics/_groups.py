@@ -71,9 +71,28 @@ def group_metrics(
     each row's group, an index into ``names`` or ``-1``). ``tracker`` carries the task-end
     snapshots between frames (``None``: ``cka_task_end`` is NaN). ``projection``: the rows under
     the random projection, used for the geometry when the full width is too large."""
+    with np.errstate(all="ignore"):  # every undefined value is NaN; nothing to warn about
+        return _group_metrics(x, codes, names, labels, preds, ids, tasks, tracker, projection)
+
+
+def _group_metrics(
+    x: Any,
+    codes: np.ndarray,
+    names: Sequence[str],
+    labels: np.ndarray | None,
+    preds: np.ndarray | None,
+    ids: np.ndarray | None,
+    tasks: Sequence[Any],
+    tracker: GroupTracker | None,
+    projection: Any,
+) -> dict[str, float]:
     ops = Ops(x)
     xa = ops.prepare(x if projection is None else projection)
     finite, _ = ops.finite_rows(xa)
+    valid = ops.take(xa, finite)
+    scale = ops.pow2_scale(valid) if int(valid.shape[0]) else 1.0
+    if scale != 1.0:  # exact; spreads are scaled back below, ratios and CKA need nothing
+        xa = xa * (1.0 / scale)
     n = int(xa.shape[0])
     ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids).reshape(-1)
     current = len(tasks) - 1
@@ -84,6 +103,7 @@ def group_metrics(
         rows = member & finite
         values = dict.fromkeys(GROUP_METRICS, _NAN)
         values.update(_geometry(ops, xa, rows, labels))
+        values["intra_var"] *= scale * scale
         values["accuracy"] = _accuracy(member, labels, preds)
         task = task_of(name, tasks)
         if tracker is not None and task is not None and rows.sum() > 0:

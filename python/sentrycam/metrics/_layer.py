@@ -7,6 +7,10 @@ PyTorch tensors are processed with torch on their own device; everything else wi
 paths compute the same quantities (float32 matrix products, float64 scalars).
 
 Rows that contain a non-finite value are excluded from every metric except ``nonfinite_frac``.
+Finite values of any size up to float32's maximum give finite metrics: the rows are scaled by a
+power of two before any product or decomposition (exact), sums of squares run in float64, and the
+scale is put back into the metrics that have one (norms, spreads, distances, ``change_prev``).
+No NumPy warning escapes.
 Every key below is always present; a value that is undefined for the input (no labels, a single
 class, fewer than two valid rows, a changed probe size, ...) is ``float('nan')``.
 
@@ -16,7 +20,12 @@ Keys (all ``float``):
 ``nonfinite_frac``     fraction of non-finite values in the whole array.
 ``norm_mean``          mean row L2 norm.
 ``norm_max``           max row L2 norm.
-``dead_frac``          fraction of units never positive over the probe (max <= 0; all-zero ReLU).
+``dead_frac``          in a layer whose outputs are never negative (ReLU and the like: every finite
+                       value of the frame is >= 0), the fraction of units that are zero for every
+                       probe input (on a mean- or max-pooled map: zero at every position);
+                       NaN in any other layer, where "dead" means nothing.
+``constant_frac``      fraction of units whose value does not vary across the probe inputs
+                       (standard deviation under 1e-4 of the layer's RMS unit deviation).
 ``dormant_frac``       fraction of units whose mean |activation| <= ``tau`` x the layer's mean
                        of those per-unit means (Sokar et al., 2023; ``tau`` = 0.025).
 ``eff_rank``           RankMe effective rank: exp of the entropy of the normalised singular
@@ -64,6 +73,9 @@ DORMANT_TAU = 0.025
 SKETCH_COLS = 32
 _SKETCH_SEED = 0x5E7C
 KNN_MAX_QUERIES = 256
+#: A unit is constant when its standard deviation across the probe is at most this share of the
+#: layer's RMS unit deviation (float32 noise on a constant is far below it).
+CONSTANT_RTOL = 1e-4
 _NAN = float("nan")
 
 
@@ -202,10 +214,24 @@ def layer_metrics(
     updated in place so that the next call can compare against this frame; ``None`` computes the
     single-frame metrics only. ``projection``: the rows of ``x`` under a random projection (a
     layer too wide for exact metrics): the per-value, per-row and per-unit metrics
-    (``nonfinite_frac``, norms, ``dead_frac``, ``dormant_frac``) are still computed on ``x``,
-    which costs one pass over it; the rest (class geometry, rank, CKA, neighbours) on
-    ``projection``.
+    (``nonfinite_frac``, norms, ``dead_frac``, ``constant_frac``, ``dormant_frac``) are still
+    computed on ``x``, which costs one pass over it; the rest (class geometry, rank, CKA,
+    neighbours) on ``projection``.
     """
+    with np.errstate(all="ignore"):  # every undefined value is NaN; nothing to warn about
+        return _layer_metrics(x, labels, state, tau=tau, k=k, projection=projection)
+
+
+def _layer_metrics(
+    x: Any,
+    labels: Any = None,
+    state: LayerState | None = None,
+    *,
+    tau: float = DORMANT_TAU,
+    k: int = KNN_K,
+    projection: Any = None,
+) -> dict[str, float]:
+    """:func:`layer_metrics` without the guard on NumPy's floating-point warnings."""
     out = dict.fromkeys(METRIC_KEYS, _NAN)
     ops = Ops(x)
     xa = ops.prepare(x)
@@ -223,14 +249,23 @@ def layer_metrics(
         if state is not None:
             state.prev = None
         return out
-    norms = ops.rownorm(xv)
+    scale = ops.pow2_scale(xv)  # rows / scale have entries of magnitude <= 1
+    xv = xv * (1.0 / scale) if scale != 1.0 else xv
+    norms = ops.rownorm(xv) * scale
     out["norm_mean"] = float(norms.mean())
     out["norm_max"] = float(norms.max())
-    out["dead_frac"] = float((ops.colmax(xv) <= 0).mean())
+    peak = ops.colmax(ops.absolute(xv))
+    if ops.min(xv) >= 0:  # a layer that is never negative: a unit at 0 for every input is dead
+        out["dead_frac"] = float((peak <= 0).mean())
+    sd = ops.colstd(xv)
+    rms = float(np.sqrt((sd * sd).mean()))
+    out["constant_frac"] = float((sd <= CONSTANT_RTOL * rms).mean())
     unit = ops.colabsmean(xv)
     out["dormant_frac"] = float((unit <= tau * unit.mean()).mean())
     if projection is not None:
         xv = ops.take(ops.prepare(projection), rows)
+        scale = ops.pow2_scale(xv)
+        xv = xv * (1.0 / scale) if scale != 1.0 else xv
 
     if labels is not None:
         lab = to_numpy(labels, "labels").reshape(-1)
@@ -241,7 +276,10 @@ def layer_metrics(
             if not known.all():
                 xl, lab = ops.take(xv, known), lab[known]
             lab = lab.astype(np.int64)
-        out.update(class_metrics(ops, xl, lab))
+        geometry = class_metrics(ops, xl, lab)
+        geometry["intra_var"] *= scale * scale
+        geometry["inter_dist"] *= scale
+        out.update(geometry)
 
     if n < 2:
         if state is not None:
@@ -250,7 +288,10 @@ def layer_metrics(
     xc = xv - ops.colmean(xv)
     d = int(xc.shape[1])
     gram = xc.T @ xc if d <= n else xc @ xc.T
-    eig = ops.eigvalsh(gram)
+    try:
+        eig = ops.eigvalsh(gram)
+    except (np.linalg.LinAlgError, RuntimeError):  # cannot converge: say so, keep the rest
+        eig = np.full(int(gram.shape[0]), np.nan)
     out["eff_rank"] = entropy_rank(eig)
     self_fro = float(np.sqrt((np.clip(eig, 0.0, None) ** 2).sum()))
 
@@ -264,7 +305,7 @@ def layer_metrics(
     wide = d > n
     snap = _Snapshot(rows, None if wide else xc, gram if wide else None, self_fro, knn)
     if state is not None:
-        snap.sketch = _sketch(ops, xv)
+        snap.sketch = _sketch(ops, xv) * scale  # change_prev compares sizes across frames
         out["change_prev"] = _change(snap, state.prev)
         out["cka_prev"] = _cka(ops, snap, state.prev)
         out["cka_ref"] = _cka(ops, snap, state.ref)

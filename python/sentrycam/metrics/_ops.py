@@ -58,6 +58,26 @@ class Ops:
             return self.cpu(x.amax(dim=0))
         return x.max(axis=0)
 
+    def absolute(self, x: Any) -> Any:
+        return x.abs() if self.torch is not None else np.abs(x)
+
+    def min(self, x: Any) -> float:
+        return float(x.min().item() if self.torch is not None else x.min())
+
+    def pow2_scale(self, x: Any) -> float:
+        """A power of two at or above the largest magnitude in ``x`` (1.0 for zeros): dividing
+        by it is exact and leaves every entry within [-1, 1], so nothing overflows after."""
+        peak = float(self.absolute(x).max().item() if self.torch is not None else np.abs(x).max())
+        if not (peak > 0 and math.isfinite(peak)):
+            return 1.0
+        return math.ldexp(1.0, math.frexp(peak)[1])
+
+    def colstd(self, x: Any) -> np.ndarray:
+        """Each column's standard deviation, in float64."""
+        if self.torch is not None:
+            return self.cpu(x.double().std(dim=0, correction=0))
+        return x.std(axis=0, dtype=np.float64)
+
     def colabsmean(self, x: Any) -> np.ndarray:
         if self.torch is not None:
             return self.cpu(x.abs().mean(dim=0)).astype(np.float64)

@@ -43,6 +43,12 @@ class FrameBuilder:
         self.next_seq = 0  # taken only by frames that were encoded: no gaps for views to miss
         self._told: set[tuple[str, str]] = set()
 
+    def updated_alerts(self) -> list[Any]:
+        """Alerts raised earlier whose incident grew while building (to send to the views)."""
+        if self.auditor is None:
+            return []
+        return self._guard(-1, "listing updated alerts", self.auditor.take_updated, [])
+
     def build(self, capture: Capture) -> tuple[list[Frame], list[Any]]:
         """The frames of ``capture`` (one per layer that could be encoded) and new alerts."""
         for event in capture.ready:

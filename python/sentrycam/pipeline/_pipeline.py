@@ -94,7 +94,7 @@ class CapturePipeline:
         with self._lock:
             self._capture_bytes.append(sum(f.nbytes for f in frames))
             self.undelivered.extend(alerts)
-        self.channel.send_alerts(alerts)
+        self.channel.send_alerts(alerts + self.builder.updated_alerts())
 
     def deliver(self) -> None:
         """On the training thread: warnings of background problems, then the alert callbacks."""

@@ -1,0 +1,126 @@
+"""The hard rules: what is wrong whatever the trend (non-finite values, exploding norms, units
+lost en masse, a layer that stopped learning), and the per-stream state every rule keeps.
+
+Non-finite values fire at once. Exploding norms and lost units are judged against the median of
+the stream's earlier frames, from its second frame on (no warm-up: these are absolute failures,
+and a warm-up would let one become its own baseline). A stopped layer needs its usual change, so
+it waits for the warm-up like the trend rules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ._rules import History, RobustChangeRule, StreamRule, Verdict, Warmup, mad_spread, median
+
+__all__ = ["DEAD_JUMP", "NORM_FACTOR", "UNIT_LOSS", "Episode", "HardRules", "Stream"]
+
+#: Exploding norms: ``norm_mean`` above this many times its reference median.
+NORM_FACTOR = 10.0
+#: Mass unit loss: ``dead_frac`` (or ``constant_frac``) up by this much on its reference median.
+DEAD_JUMP = 0.25
+UNIT_LOSS = ("dead_frac", "constant_frac")
+#: A stopped layer moves less than this share of its usual change per step ...
+STILL_RATIO = 0.01
+#: ... for this many steps (two frames at least), judged against changes measured over gaps of
+#: a similar number of steps (within this factor): SGD noise does not grow linearly with the gap,
+#: so a cadence stretched by a budget would otherwise look like a layer slowing down.
+STILL_STEPS = 100
+STILL_GAP_FACTOR = 2.0
+
+
+@dataclass
+class Episode:
+    active: bool = False
+    last_fired: int = 0
+
+
+@dataclass
+class Stream:
+    history: History
+    direction: int
+    rules: dict[str, StreamRule] = field(default_factory=dict)
+    rates: History | None = None  # change per step (the stopped-layer rule's stream)
+    gaps: dict[int, int] = field(default_factory=dict)  # step -> the gap its rate was over
+    still_since: int | None = None  # the stopped-layer rule's run of still frames
+    still_frames: int = 0
+    episodes: dict[str, Episode] = field(default_factory=dict)  # per rule name
+
+
+class HardRules:
+    """The hard rules over one engine's streams (``reference``: the window the stopped-layer rule
+    compares against; ``warmup``: what it waits for)."""
+
+    def __init__(self, warmup: Warmup, reference: RobustChangeRule) -> None:
+        self.warmup = warmup
+        self.reference = reference
+
+    def check(
+        self, st: Stream, layer: str | None, metric: str, step: int, v: float, held: bool
+    ) -> list[tuple[str, Verdict, str]]:
+        """The hard rules that fire on ``v`` at ``step`` (``held``: a learning-rate warm-up holds
+        the stopped-layer rule; non-finite values, explosions and unit loss are told anyway)."""
+        if metric == "nonfinite_frac" or layer is None:
+            bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
+            if bad:
+                # a fraction of non-finite values is compared with 0; a scalar with nothing
+                zero = 0.0 if metric == "nonfinite_frac" else math.nan
+                return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
+            return []
+        if metric not in ("norm_mean", *UNIT_LOSS, "change_prev") or not math.isfinite(v):
+            return []
+        if metric == "change_prev":
+            return self._still(st, step, v, held)
+        # From the second frame on, against the frames before this one (no lag, no warm-up).
+        ref_rule = self.reference
+        steps, vals = st.history.reference(step - 1, ref_rule.window + ref_rule.lag, 1)
+        if not vals:
+            return []
+        med = median(vals)
+        window = (steps[0], steps[-1])
+        spread = mad_spread(vals, med)
+        if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
+            verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
+            return [("norm", verdict, "critical")]
+        if metric in UNIT_LOSS and v - med >= DEAD_JUMP:
+            verdict = Verdict("death", med, spread, med + DEAD_JUMP, window, step)
+            return [("death", verdict, "warning")]
+        return []
+
+    def _still(self, st: Stream, step: int, v: float, held: bool) -> list[tuple[str, Verdict, str]]:
+        """A layer that stopped learning: its change per step far under its usual change over
+        gaps of a similar length, for STILL_STEPS steps and two frames at least."""
+        last = st.history.last_step
+        if last is None or step <= last:
+            return []
+        gap = step - last
+        rate = v / gap
+        if st.rates is None:
+            st.rates = History(st.history.keep_steps)
+        ref = self.reference
+        steps, rates = st.rates.finite_between(step - ref.lag - ref.window, step - ref.lag)
+        similar = [
+            (s, r)
+            for s, r in zip(steps, rates, strict=True)
+            if gap / STILL_GAP_FACTOR <= st.gaps.get(s, 0) <= gap * STILL_GAP_FACTOR
+        ]
+        st.rates.add(step, rate)
+        st.gaps[step] = gap
+        for old in [s for s in st.gaps if s < step - st.history.keep_steps]:
+            del st.gaps[old]
+        if held or not self.warmup.done(st.history, step) or len(similar) < 3:
+            st.still_since, st.still_frames = None, 0
+            return []
+        usual = median([r for _, r in similar])
+        if not (usual > 0 and rate <= STILL_RATIO * usual):
+            st.still_since, st.still_frames = None, 0
+            return []
+        if st.still_since is None:
+            st.still_since = last  # still since the previous frame
+        st.still_frames += 1
+        if step - st.still_since < STILL_STEPS or st.still_frames < 2:
+            return []
+        window = (similar[0][0], similar[-1][0])
+        verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
+        return [("stopped", verdict, "warning")]
