@@ -124,6 +124,7 @@ class Capturer:
             run.ready,
             group_names=self.groups.names,
             tasks=self.tasks,
+            logits=run.logits,
         )
         parts.pipeline.submit(capture, t0)
 

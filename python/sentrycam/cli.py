@@ -135,6 +135,8 @@ def _alerts(args: argparse.Namespace) -> int:
             print(json.dumps(alert.to_dict() if hasattr(alert, "to_dict") else vars(alert)))
         else:
             print(_alert_line(alert))
+            for also in alert.evidence.get("incident", {}).get("also", []):
+                print(_joined_line(also))
     if not args.json:
         print(f"{len(alerts)} alert(s) in {args.run}", file=sys.stderr)
     return EXIT_ALERT if _fails(alerts, args.fail_on) else EXIT_OK
@@ -245,6 +247,12 @@ def summary(poll: Poll, alerts: list[Any], run: str) -> dict[str, Any]:
 def _alert_line(alert: Any) -> str:
     layer = alert.layer if alert.layer is not None else "(run)"
     return f"step {alert.step:>7}  {alert.severity:<8}  {layer}  {alert.metric}: {alert.message}"
+
+
+def _joined_line(also: dict[str, Any]) -> str:
+    """An alert that joined an incident instead of being raised, under the incident's alert."""
+    layer = also["layer"] if also["layer"] is not None else "(run)"
+    return f"   + step {also['step']:>7}  {layer}  {also['metric']} ({also['rule']}), same incident"
 
 
 def _fails(alerts: list[Any], fail_on: str | None) -> bool:

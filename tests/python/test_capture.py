@@ -26,7 +26,8 @@ def test_step_captures_each_layer_every_n_steps(mlp, probe, sent):
     with torch.no_grad():
         expected = torch.relu(mlp.fc1(probe[0])).numpy()
     np.testing.assert_allclose(cam.frames[-2].x, expected, rtol=1e-6)
-    assert frame.scalars == {"loss": 1.0}
+    assert frame.scalars["loss"] == 1.0  # with the model output's streams:
+    assert set(frame.scalars) == {"loss", "logit_max", "logit_entropy"}
     cam.flush()
     assert sent.frame_seqs() == [f.seq for f in cam.frames]
 

@@ -138,8 +138,10 @@ def test_the_kernel_computes_exactly_the_registered_group_metrics():
 
 
 def test_alert_rules_and_messages_read_the_registry():
-    assert {m.name: m.direction for m in contract.METRICS.values() if m.direction} == DIRECTIONS
-    assert set(METRIC_TEXT) == {m.name for m in contract.METRICS.values() if m.change}
+    watched = [*contract.METRICS.values(), *contract.OUTPUT_METRICS.values()]
+    assert {m.name: m.direction for m in watched if m.direction} == DIRECTIONS
+    assert set(METRIC_TEXT) == {m.name for m in watched if m.change}
+    assert not set(contract.METRICS) & set(contract.OUTPUT_METRICS)
 
 
 def test_synced_traits_agree(ts):

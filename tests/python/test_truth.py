@@ -126,3 +126,28 @@ def test_the_same_geometry_while_the_task_gets_worse_is_told():
     alerts = _phase_change(fisher_after=0.2, acc_after=0.05)
     assert alerts and alerts[0].step <= 520, alerts
     assert len(alerts) <= 3  # one incident
+
+
+def test_the_model_output_is_a_watched_stream():
+    """Its largest |logit| and softmax entropy ride as run scalars; logits blowing up alert."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    x, y = torch.randn(64, 8), torch.randint(0, 4, (64,))
+    cam = sentrycam.Monitor(model, layers=["1"], probe=(x, y), every=10, sync=True)
+    for step in range(0, 600, 10):
+        if step == 400:
+            with torch.no_grad():
+                model[2].weight.mul_(60.0)  # the output layer's logits grow at once
+        cam.step(step)
+    frames = cam.frames
+    assert {"logit_max", "logit_entropy"} <= set(frames[0].scalars)
+    with torch.no_grad():
+        out = model(x).double()
+    assert frames[-1].scalars["logit_max"] == pytest.approx(float(out.abs().max()), rel=1e-6)
+    entropy = -(out.softmax(1) * out.log_softmax(1)).sum(1).mean()
+    assert frames[-1].scalars["logit_entropy"] == pytest.approx(float(entropy), rel=1e-6)
+    told = [a for a in cam.alerts if a.metric == "logit_max"]
+    assert told and told[0].step == 400 and told[0].layer is None, cam.alerts
+    assert "logits are growing" in told[0].message
+    cam.close()

@@ -294,7 +294,8 @@ def test_a_callback_that_raises_leaves_the_other_alerts_queued():
     cam.on_alert(callback)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SentrycamWarning)
-        cam.log(0, {"a": np.full((10, 2), np.nan), "b": np.full((10, 2), np.nan)})
+        cam.log(0, {"a": np.full((10, 2), np.nan)})
+        cam.log(1000, {"b": np.full((10, 2), np.nan)})  # later: another incident, its own alert
         with pytest.raises(RuntimeError, match="stop here"):
             cam.flush()
         cam.flush()

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..base import split_group_metric
-from ..contract import METRICS, SEVERITY_RANK
+from ..contract import METRICS, OUTPUT_METRICS, SEVERITY_RANK
 from ._alert import Alert
 from ._explain import explain
 from ._forgetting import ForgettingRule
@@ -63,16 +63,17 @@ __all__ = [
 
 #: +1: going up is bad; -1: going down is bad (the registry's ``bad``). Metrics not listed
 #: are not trend-watched.
-DIRECTIONS: dict[str, int] = {m.name: m.direction for m in METRICS.values() if m.direction}
+_WATCHED = [*METRICS.values(), *OUTPUT_METRICS.values()]
+DIRECTIONS: dict[str, int] = {m.name: m.direction for m in _WATCHED if m.direction}
 #: Smallest meaningful change per metric (its resolution, the registry's ``floor``): the robust
 #: rule never standardises by less, so a few units of a narrow layer flickering between dead and
 #: alive (1/D each), or the CKA between frames dipping from 0.997 to 0.97 through a healthy SGD
 #: run's brief loss spike, is not a "huge" jump.
-SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in METRICS.values() if m.floor}
+SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in _WATCHED if m.floor}
 #: Smallest wrong-way change worth an alert, as a share of the reference level (the registry's
 #: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
 #: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
-MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in METRICS.values() if m.min_effect}
+MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in _WATCHED if m.min_effect}
 #: A stream is better than its reference when it moved the right way by this share of its level
 #: (class separation, validation loss and accuracy: see AlertEngine._improving).
 IMPROVEMENT = 0.05
@@ -157,7 +158,7 @@ class AlertEngine:
                             p.setdefault("abs_floor", SCALE_FLOORS[metric])
                         if metric in MIN_EFFECT:
                             p.setdefault("min_effect", MIN_EFFECT[metric])
-                        if layer is None:
+                        if layer is None and metric not in OUTPUT_METRICS:  # batch scalars
                             p.setdefault("confirm", self.scalar_confirm)
                     st.rules[r] = make_rule(r, direction, **p)
             self.streams[key] = st

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..contract import METRICS
+from ..contract import METRICS, OUTPUT_METRICS
 from ._rules import Verdict
 
 __all__ = ["METRIC_TEXT", "MetricText", "explain", "explain_forgetting"]
@@ -29,7 +29,9 @@ class MetricText(NamedTuple):
 
 #: Per watched metric (the registry's ``noun``, ``change``, ``causes`` and ``style``).
 METRIC_TEXT: dict[str, MetricText] = {
-    m.name: MetricText(m.noun, m.change, m.causes, m.style) for m in METRICS.values() if m.change
+    m.name: MetricText(m.noun, m.change, m.causes, m.style)
+    for m in (*METRICS.values(), *OUTPUT_METRICS.values())
+    if m.change
 }
 _CAUSES = "learning rate too high, a data problem, or overfitting"
 _LOSS = MetricText("", "the loss is rising", _CAUSES)

@@ -37,3 +37,6 @@ class Capture:
     ready: list[Any] = field(default_factory=list)  # CUDA events: the copies to the CPU are done
     group_names: tuple[str, ...] = ()  # the monitor's group-name list when it was captured
     tasks: tuple[dict[str, Any], ...] = ()  # the task boundaries marked before it
+    #: The model output's largest |logit| and mean entropy: a (2,) tensor (maybe still being
+    #: copied from the GPU), read as the run scalars ``logit_max`` and ``logit_entropy``.
+    logits: Any = None

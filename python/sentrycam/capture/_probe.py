@@ -225,6 +225,7 @@ class ProbeRun:
 
     layers: dict[str, Pooled] = field(default_factory=dict)
     preds: Any = None  # (n,) int64 tensor or None
+    logits: Any = None  # (2,) float64 tensor: the output's largest |logit|, mean entropy; or None
     problems: list[str] = field(default_factory=list)
     ready: list[Any] = field(default_factory=list)  # CUDA events: the copies are done once they are
 
@@ -245,6 +246,7 @@ class ProbeRunner:
         result = ProbeRun()
         parts: dict[str, list[Any]] = {name: [] for name in self.modules}
         pred_parts: list[Any] = []
+        logit_parts: list[Any] = []
         calls: dict[str, int] = {}
         failed: set[str] = set()
         current: dict[str, Any] = {}
@@ -285,6 +287,7 @@ class ProbeRunner:
                         elif name not in failed:
                             parts[name].append(pooled)
                     pred_parts.append(_predictions(output, n_chunk))
+                    logit_parts.append(_logit_summary(output, n_chunk))
                     for name, count in calls.items():
                         if count > 1 and len(pred_parts) == 1:
                             result.problems.append(
@@ -311,6 +314,9 @@ class ProbeRunner:
             result.layers[name] = Pooled(rows, chunks[0].method, chunks[0].layout, shape)
         if pred_parts and all(p is not None for p in pred_parts):
             result.preds = pred_parts[0] if len(pred_parts) == 1 else torch.cat(pred_parts)
+        if logit_parts and all(p is not None for p in logit_parts):
+            stats = torch.stack(logit_parts)  # per chunk: max |logit|, summed entropy
+            result.logits = torch.stack([stats[:, 0].max(), stats[:, 1].sum() / probe.n])
         _copy_off_device(result)
         return result
 
@@ -345,6 +351,20 @@ def _predictions(output: Any, n: int) -> Any:
     return tensor.argmax(dim=1)
 
 
+def _logit_summary(output: Any, n: int) -> Any:
+    """The largest |logit| and the summed softmax entropy of an (n, classes) output, as a (2,)
+    float64 tensor on its device (no sync: read on the background thread); else ``None``."""
+    tensor = first_tensor(output)
+    if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
+        return None
+    import torch
+
+    t = tensor.detach().double()
+    logp = torch.log_softmax(t, dim=1)
+    entropy = -(logp.exp() * logp).sum(dim=1)
+    return torch.stack([t.abs().amax(), entropy.sum()])
+
+
 def _copy_off_device(run: ProbeRun) -> None:
     """Bring rows and predictions to the CPU; from CUDA without blocking.
 
@@ -368,6 +388,8 @@ def _copy_off_device(run: ProbeRun) -> None:
             run.layers[name] = Pooled(rows, pooled.method, pooled.layout, pooled.shape)
     if run.preds is not None and run.preds.device.type != "cpu":
         run.preds = to_cpu(run.preds)
+    if run.logits is not None and run.logits.device.type != "cpu":
+        run.logits = to_cpu(run.logits)
     for gpu in gpus:
         event = torch.cuda.Event(blocking=True)
         event.record(torch.cuda.current_stream(gpu))

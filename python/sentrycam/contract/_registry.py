@@ -23,6 +23,7 @@ __all__ = [
     "METRICS",
     "METRIC_KEYS",
     "NOTIFY_SEVERITIES",
+    "OUTPUT_METRICS",
     "SEVERITIES",
     "SEVERITY_RANK",
     "GroupMetricSpec",
@@ -90,6 +91,8 @@ KNN_K: int = _REGISTRY["knn_k"]
 #: Every per-layer metric, in the order frames carry them.
 METRICS: dict[str, MetricSpec] = {e["name"]: _metric(e, KNN_K) for e in _REGISTRY["metrics"]}
 METRIC_KEYS: tuple[str, ...] = tuple(METRICS)
+#: Streams of the model's own output (its logits), sent as run scalars of each capture.
+OUTPUT_METRICS: dict[str, MetricSpec] = {e["name"]: _metric(e, KNN_K) for e in _REGISTRY["outputs"]}
 GROUP_METRIC_SPECS: dict[str, GroupMetricSpec] = {
     e["name"]: GroupMetricSpec(e["name"], e["meaning"], e["needs_labels"], e["panel"])
     for e in _REGISTRY["group_metrics"]

@@ -53,7 +53,18 @@ class FrameBuilder:
         """The frames of ``capture`` (one per layer that could be encoded) and new alerts."""
         for event in capture.ready:
             event.synchronize()
+        if capture.logits is not None:  # the model output's streams ride as run scalars
+            largest, entropy = (float(v) for v in capture.logits)
+            capture.scalars = {**capture.scalars, "logit_max": largest, "logit_entropy": entropy}
         alerts: list[Any] = []
+        frames = []
+        for layer, lc in capture.layers.items():
+            frame, new = self._frame(capture, layer, lc)
+            alerts += new
+            if frame is not None:
+                frames.append(frame)
+        # The scalars after the layers: when both go wrong at one capture, the first alert of
+        # the incident names the layer (the scalars join it).
         if self.auditor is not None and capture.scalars:
             alerts += self._guard(
                 capture.step,
@@ -61,12 +72,6 @@ class FrameBuilder:
                 lambda: self.auditor.observe_scalars(capture.step, capture.scalars),
                 [],
             )
-        frames = []
-        for layer, lc in capture.layers.items():
-            frame, new = self._frame(capture, layer, lc)
-            alerts += new
-            if frame is not None:
-                frames.append(frame)
         return frames, alerts
 
     def _frame(
