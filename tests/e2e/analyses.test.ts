@@ -5,10 +5,10 @@
 // play/pause on the timeline. The screenshot in the README is taken here.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { ROOT, cellOutput, labSession, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook } from "./jupyter.ts";
+import { ROOT, cellOutput, docsScreenshot, labSession, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook } from "./jupyter.ts";
 import { cellJson } from "./scenarios.ts";
 
 const session = labSession();
@@ -90,8 +90,7 @@ test("continual learning: tasks, groups, forgetting, selection, trails, movers, 
   await waitAttr(page, "panels", (v) => v === String(layers.length), String(layers.length), 120_000);
   const contexts = await page.evaluate(() => document.querySelectorAll(".sentrycam-root .sentrycam-scatter canvas").length);
   assert.equal(contexts, canvasesOnePanel, "all layers share the figure's canvases: no WebGL context per panel");
-  mkdirSync(path.join(ROOT, "docs"), { recursive: true });
-  await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "continual.png") });
+  await page.locator(".sentrycam-root").first().screenshot({ path: docsScreenshot("continual.png") });
 
   // The hover text names the class (class_names=) and the group.
   const hover = await page.evaluate(() => {

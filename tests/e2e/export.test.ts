@@ -2,13 +2,15 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT, launchBrowser } from "./jupyter.ts";
 
 test("cam.save_html writes a page that renders every frame offline", { timeout: 120_000 }, async () => {
-  const out = path.join(mkdtempSync(path.join(tmpdir(), "sentrycam-html-")), "run.html");
+  const dir = mkdtempSync(path.join(tmpdir(), "sentrycam-html-"));
+  const out = path.join(dir, "run.html");
+  test.after(() => rmSync(dir, { recursive: true, force: true }));
   const code = `
 import numpy as np, sentrycam
 cam = sentrycam.Monitor(reducer="pca")

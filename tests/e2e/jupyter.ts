@@ -1,7 +1,7 @@
 // A real JupyterLab server and a real headless Chromium (Debian's, driven by playwright-core) for
 // end-to-end tests: start the server on a free port, write a notebook, open it, run cells.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -83,12 +83,14 @@ export async function startLab(options: { app?: JupyterApp } = {}): Promise<Lab>
   return {
     app, url, token, dir, proc, log,
     async stop() {
-      if (proc.exitCode !== null) return;
-      proc.kill("SIGTERM");
-      await new Promise<void>((r) => {
-        const t = setTimeout(() => { proc.kill("SIGKILL"); r(); }, 8000);
-        proc.on("exit", () => { clearTimeout(t); r(); });
-      });
+      if (proc.exitCode === null) {
+        proc.kill("SIGTERM");
+        await new Promise<void>((r) => {
+          const t = setTimeout(() => { proc.kill("SIGKILL"); r(); }, 8000);
+          proc.on("exit", () => { clearTimeout(t); r(); });
+        });
+      }
+      rmSync(dir, { recursive: true, force: true }); // nothing is left behind in the temp folder
     },
   };
 }
@@ -279,4 +281,13 @@ export function labSession(options: { app?: JupyterApp } = {}): { lab(): Lab; br
     lab: () => lab ?? assert.fail("the Jupyter server did not start"),
     browser: () => browser ?? assert.fail("the browser did not start"),
   };
+}
+
+/**
+ * Where a test's screenshot for the README goes: `docs/<name>` when SENTRYCAM_DOCS=1 (refreshing
+ * the README's pictures on purpose), else nowhere (the screenshot is still taken, so the test still
+ * checks that it can be): a test run never rewrites a tracked file.
+ */
+export function docsScreenshot(name: string): string | undefined {
+  return process.env.SENTRYCAM_DOCS === "1" ? path.join(ROOT, "docs", name) : undefined;
 }

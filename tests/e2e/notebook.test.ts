@@ -1,9 +1,8 @@
 // End to end: a real JupyterLab, a real notebook, real PyTorch training, real headless Chromium.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { ROOT, cellOutput, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, labSession } from "./jupyter.ts";
+import { ROOT, cellOutput, docsScreenshot, kernelBusy, openNotebook, rootAttrs, runCell, waitKernelIdle, writeNotebook, labSession } from "./jupyter.ts";
 import { SNAPSHOT_CELLS, checkSnapshot, mlpSetup, mlpTrain, trainLive } from "./scenarios.ts";
 
 // The quick-start MLP watched on act1 and act2 (probe 300), every 5 steps; 150 training steps.
@@ -27,8 +26,7 @@ test("frames stream into the view while the training cell runs; snapshot writes 
   const status = await page.locator(".sentrycam-status").first().innerText();
   assert.match(status, /UMAP warm/);
   assert.doesNotMatch(status, /without a previous position/);
-  mkdirSync(path.join(ROOT, "docs"), { recursive: true });
-  await page.locator(".sentrycam-root").first().screenshot({ path: path.join(ROOT, "docs", "screenshot.png") });
+  await page.locator(".sentrycam-root").first().screenshot({ path: docsScreenshot("screenshot.png") });
 
   await checkSnapshot(page, session.lab(), 2);
   assert.deepEqual(problems.errors, []);
