@@ -24,7 +24,7 @@ import numpy as np
 
 from ..base import group_metric_name, task_of
 from ..contract import GROUP_METRICS
-from ._ops import Ops, class_metrics
+from ._ops import Ops, class_metrics, quietly
 
 __all__ = ["GroupTracker", "group_metrics", "linear_cka"]
 
@@ -55,6 +55,7 @@ class GroupTracker:
         self.reference.clear()
 
 
+@quietly
 def group_metrics(
     x: Any,
     *,
@@ -71,21 +72,6 @@ def group_metrics(
     each row's group, an index into ``names`` or ``-1``). ``tracker`` carries the task-end
     snapshots between frames (``None``: ``cka_task_end`` is NaN). ``projection``: the rows under
     the random projection, used for the geometry when the full width is too large."""
-    with np.errstate(all="ignore"):  # every undefined value is NaN; nothing to warn about
-        return _group_metrics(x, codes, names, labels, preds, ids, tasks, tracker, projection)
-
-
-def _group_metrics(
-    x: Any,
-    codes: np.ndarray,
-    names: Sequence[str],
-    labels: np.ndarray | None,
-    preds: np.ndarray | None,
-    ids: np.ndarray | None,
-    tasks: Sequence[Any],
-    tracker: GroupTracker | None,
-    projection: Any,
-) -> dict[str, float]:
     ops = Ops(x)
     xa = ops.prepare(x if projection is None else projection)
     finite, _ = ops.finite_rows(xa)

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..base import to_numpy
 from ..contract import KNN_K, METRIC_KEYS
-from ._ops import Ops, class_metrics, entropy_rank
+from ._ops import Ops, class_metrics, entropy_rank, quietly
 
 __all__ = [
     "DORMANT_TAU",
@@ -198,6 +198,7 @@ def _jaccard(cur: np.ndarray | None, old: np.ndarray | None) -> float:
     return float((inter / (2 * k - inter)).mean())
 
 
+@quietly
 def layer_metrics(
     x: Any,
     labels: Any = None,
@@ -218,20 +219,6 @@ def layer_metrics(
     computed on ``x``, which costs one pass over it; the rest (class geometry, rank, CKA,
     neighbours) on ``projection``.
     """
-    with np.errstate(all="ignore"):  # every undefined value is NaN; nothing to warn about
-        return _layer_metrics(x, labels, state, tau=tau, k=k, projection=projection)
-
-
-def _layer_metrics(
-    x: Any,
-    labels: Any = None,
-    state: LayerState | None = None,
-    *,
-    tau: float = DORMANT_TAU,
-    k: int = KNN_K,
-    projection: Any = None,
-) -> dict[str, float]:
-    """:func:`layer_metrics` without the guard on NumPy's floating-point warnings."""
     out = dict.fromkeys(METRIC_KEYS, _NAN)
     ops = Ops(x)
     xa = ops.prepare(x)

@@ -4,18 +4,35 @@ per-group metrics."""
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..base import as_rows, is_tensor
 
-__all__ = ["NAN", "Ops", "class_metrics", "entropy_rank"]
+__all__ = ["NAN", "Ops", "class_metrics", "entropy_rank", "quietly"]
 
 NAN = float("nan")
 _EIG_RTOL = 1e-6  # singular values below 1e-3 x the largest are float32 noise
 _COLLAPSE_RTOL = 1e-10  # tr(S_W) below this x tr(S_B) is round-off: perfectly collapsed
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def quietly(fn: F) -> F:
+    """``fn`` with NumPy's floating-point warnings off: every undefined value is NaN already, so
+    a warning would only tell the user what the metric says (and must not reach them)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return call  # type: ignore[return-value]
 
 
 class Ops:
