@@ -104,7 +104,6 @@ def _phase_change(fisher_after: float, acc_after: float) -> list:
     for step in range(0, 1200, 10):
         t = min(max((step - 400) / 100, 0.0), 1.0)  # the phase change, steps 400-500
         noise = 1 + 0.01 * rng.standard_normal()
-        out += eng.update(step, None, {"val_acc": (0.1 + (acc_after - 0.1) * t) * noise})
         out += eng.update(
             step,
             "encoder",
@@ -114,6 +113,11 @@ def _phase_change(fisher_after: float, acc_after: float) -> list:
                 "cka_prev": 0.99 - 0.3 * (0 < t < 1) + 0.002 * rng.standard_normal(),
                 "intra_var": (1 + 4 * t) * noise,
             },
+        )
+        out += eng.update(  # the run's scalars after its layers, as a monitor feeds them
+            step,
+            None,
+            {"val_acc": (0.1 + (acc_after - 0.1) * t) * noise, "logit_max": (0.3 + 6 * t) * noise},
         )
     return [a for a in out if a.severity != "info"]
 

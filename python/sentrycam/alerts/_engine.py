@@ -74,8 +74,8 @@ SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in _WATCHED if m.floor}
 #: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
 #: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
 MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in _WATCHED if m.min_effect}
-#: A stream is better than its reference when it moved the right way by this share of its level
-#: (class separation, validation loss and accuracy: see AlertEngine._improving).
+#: A stream is clearly better (worse) than its reference when it moved the right (wrong) way by
+#: this share of its level (class separation, validation loss and accuracy: AlertEngine._improving).
 IMPROVEMENT = 0.05
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
@@ -195,8 +195,9 @@ class AlertEngine:
                 continue
             fired += self._judge(step, layer, metric, v)
         # Trend alerts on a layer whose classes separate better while the run's validation
-        # improves are a phase of learning, not a failure; hard rules are told regardless.
-        improving = layer is not None and self._improving(layer, step)
+        # improves are a phase of learning, not a failure; so are the model output's (its logits
+        # grow as it learns) while the layers' classes separate. Hard rules are told regardless.
+        improving = self._improving(layer, step) if layer is not None or fired else False
         told: set[str] = set()
         for metric, v, name, verdict, severity, st in fired:
             if improving and name in self.rule_names:
@@ -239,32 +240,37 @@ class AlertEngine:
         self._quiet(st, step, {name for name, _, _ in fired})
         return [(metric, v, name, verdict, severity, st) for name, verdict, severity in fired]
 
-    def _improving(self, layer: str, step: int) -> bool:
+    def _improving(self, layer: str | None, step: int) -> bool:
         """Whether the task is going well at ``step``: the layer's class separation (Fisher
-        ratio) is clearly above its reference and no validation scalar given is clearly worse
-        than its own. False when there is no class separation to judge by."""
-        fisher = self.streams.get((layer, "fisher"))
-        if fisher is None or self._better(fisher, step) is not True:
+        ratio; for run scalars, that of some layer, and of none clearly worse) is clearly above
+        its reference, and no validation scalar given is clearly worse than its own. False when
+        there is no class separation to judge by."""
+        fishers = [
+            self._gain(st, step)
+            for (where, metric), st in self.streams.items()
+            if metric == "fisher" and where is not None and where == (layer or where)
+        ]
+        known = [g for g in fishers if g is not None]
+        if not any(g >= IMPROVEMENT for g in known) or any(g <= -IMPROVEMENT for g in known):
             return False
-        scalars = [
-            st
+        vals = [
+            self._gain(st, step)
             for (where, metric), st in self.streams.items()
             if where is None and st.direction and metric.lower().startswith("val")
         ]
-        return all(self._better(st, step) is not False for st in scalars)
+        return not any(g is not None and g <= -IMPROVEMENT for g in vals)
 
-    def _better(self, st: Stream, step: int) -> bool | None:
-        """Whether a stream's latest value (at most one frame old) is better than its reference
-        by IMPROVEMENT of its level; None when that cannot be told."""
+    def _gain(self, st: Stream, step: int) -> float | None:
+        """How much better than its reference a stream's latest value (at most ``rearm_steps``
+        old) is, as a share of that reference; None when that cannot be told."""
         last = st.history.last_step
         if last is None or step - last > self.rearm_steps or not st.direction:
             return None
         value = st.history.values[-1]
         base = self.reference.baseline(st.history, last)
-        if base is None or not math.isfinite(value):
+        if base is None or not math.isfinite(value) or base.reference == 0:
             return None
-        gain = -st.direction * (value - base.reference)
-        return gain >= IMPROVEMENT * abs(base.reference)
+        return -st.direction * (value - base.reference) / abs(base.reference)
 
     def _restart(self, layer: str | None, metric: str) -> Stream:
         del self.streams[(layer, metric)]  # its history and episodes go with it
