@@ -244,9 +244,10 @@ def layer_metrics(
     peak = ops.colmax(ops.absolute(xv))
     if ops.min(xv) >= 0:  # a layer that is never negative: a unit at 0 for every input is dead
         out["dead_frac"] = float((peak <= 0).mean())
-    sd = ops.colstd(xv)
-    rms = float(np.sqrt((sd * sd).mean()))
-    out["constant_frac"] = float((sd <= CONSTANT_RTOL * rms).mean())
+    if n >= 2:  # a unit's spread across inputs needs two inputs
+        sd = ops.colstd(xv)
+        rms = float(np.sqrt((sd * sd).mean()))
+        out["constant_frac"] = float((sd <= CONSTANT_RTOL * rms).mean())
     unit = ops.colabsmean(xv)
     out["dormant_frac"] = float((unit <= tau * unit.mean()).mean())
     if projection is not None:
