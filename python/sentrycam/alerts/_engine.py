@@ -200,8 +200,8 @@ class AlertEngine:
         improving = self._improving(layer, step) if layer is not None or fired else False
         told: set[str] = set()
         for metric, v, name, verdict, severity, st in fired:
-            if improving and name in self.rule_names:
-                continue
+            if improving and (name in self.rule_names or name == "norm"):
+                continue  # a slow starter's norms grow fast as it takes off
             if self._emit(out, step, layer, metric, v, name, verdict, severity, st, metric in told):
                 told.add(metric)
         if self.forgetting is not None and (per_group or tasks is not None):

@@ -1,10 +1,10 @@
 """The hard rules: what is wrong whatever the trend (non-finite values, exploding norms, units
 lost en masse, a layer that stopped learning), and the per-stream state every rule keeps.
 
-Non-finite values fire at once. Exploding norms and lost units are judged against the median of
-the stream's earlier frames, from its second frame on (no warm-up: these are absolute failures,
-and a warm-up would let one become its own baseline). A stopped layer needs its usual change, so
-it waits for the warm-up like the trend rules.
+Non-finite values fire at once, and are held by nothing. Exploding norms and lost units are judged
+against the median of the stream's earlier frames once its warm-up is done (a fresh library model's
+norms grow 20-1000x over its first frames); a learning-rate warm-up does not hold them. A stopped
+layer needs its usual change, so it waits for the warm-up like the trend rules.
 """
 
 from __future__ import annotations
@@ -72,7 +72,11 @@ class HardRules:
             return []
         if metric == "change_prev":
             return self._still(st, step, v, held)
-        # From the second frame on, against the frames before this one (no lag, no warm-up).
+        # After the warm-up, against the frames before this one (no lag). Not from the second
+        # frame: library models' first frames grow 20-1000x from their initialisation
+        # (MobileNetV3, EfficientNet at step 10), and that is no explosion.
+        if not self.warmup.done(st.history, step):
+            return []
         ref_rule = self.reference
         steps, vals = st.history.reference(step - 1, ref_rule.window + ref_rule.lag, 1)
         if not vals:
