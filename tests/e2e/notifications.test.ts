@@ -19,7 +19,8 @@ cam.on_alert(lambda a: raised.append({"t": time.time() * 1000, "step": a.step, "
 cam`;
 
 // Starts after a pause (the test opens another notebook meanwhile); four layers, each turning
-// non-finite at its own step (20, 40, 60, 80): four critical alerts, from one monitor.
+// non-finite at its own step (400, 800, 1200, 1600: captures 20 steps apart, failures 400 apart,
+// more than the 300 quiet steps that end an incident, so each is one): four critical alerts.
 const TRAIN = `
 time.sleep(8)
 rng = np.random.default_rng(0)
@@ -29,7 +30,7 @@ for step in range(100):
     for name, at in BREAK.items():
         if step == at:
             acts[name][:4] = np.nan
-    cam.log(step, acts, labels=rng.integers(0, 4, 200))
+    cam.log(step * 20, acts, labels=rng.integers(0, 4, 200))
     time.sleep(0.1)
 print(json.dumps(raised))`;
 
@@ -72,8 +73,8 @@ test("alerts from a notebook in a background tab reach a notification; its actio
   // A notification with the alert's layer, metric and step appears.
   const toast = page.locator(".Toastify__toast", { hasText: "sentrycam critical" }).first();
   await toast.waitFor({ timeout: 120_000 });
-  assert.match(await toast.innerText(), /step 20 · h1 · \w+/);
-  await page.waitForFunction(() => Object.keys((window as unknown as { toastSeen: Record<string, number> }).toastSeen).some((k) => k.startsWith("80|h4")), undefined, { timeout: 120_000 });
+  assert.match(await toast.innerText(), /step 400 · h1 · \w+/);
+  await page.waitForFunction(() => Object.keys((window as unknown as { toastSeen: Record<string, number> }).toastSeen).some((k) => k.startsWith("1600|h4")), undefined, { timeout: 120_000 });
   const seen = await page.evaluate(() => (window as unknown as { toastSeen: Record<string, number> }).toastSeen);
   // One monitor's alerts close together update one notification instead of flooding the area.
   assert.equal(await page.locator(".Toastify__toast", { hasText: "sentrycam" }).count(), 1);
