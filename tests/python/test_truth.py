@@ -133,7 +133,7 @@ def test_the_same_geometry_while_the_task_gets_worse_is_told():
 
 
 def test_the_model_output_is_a_watched_stream():
-    """Its largest |logit| and softmax entropy ride as run scalars; logits blowing up alert."""
+    """Its largest |logit| and softmax entropy ride as run scalars of every capture."""
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
@@ -151,7 +151,10 @@ def test_the_model_output_is_a_watched_stream():
     assert frames[-1].scalars["logit_max"] == pytest.approx(float(out.abs().max()), rel=1e-6)
     entropy = -(out.softmax(1) * out.log_softmax(1)).sum(1).mean()
     assert frames[-1].scalars["logit_entropy"] == pytest.approx(float(entropy), rel=1e-6)
-    told = [a for a in cam.alerts if a.metric == "logit_max"]
-    assert told and told[0].step == 400 and told[0].layer is None, cam.alerts
-    assert "logits are growing" in told[0].message
+    grown = [f.scalars["logit_max"] for f in frames if f.layer == "1"]
+    assert grown[41] > 30 * grown[39]  # the jump is in the stream (recorded, charted)
+    # Recorded, not yet alerted on: on the library corpus its trend alerted on healthy slow
+    # starters taking off (EfficientNet: x426 in 50 steps), so it is watched by no rule until a
+    # setting is measured that tells a takeoff from a spike.
+    assert not [a for a in cam.alerts if a.metric == "logit_max"]
     cam.close()

@@ -105,13 +105,12 @@ class History:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def reference(self, end: int, window: int, min_points: int) -> tuple[list[int], list[float]]:
-        """Finite values in the ``window`` steps ending at ``end``, reaching further back for up
-        to FULL_POINTS of them when the cadence is sparse (a spread needs points); empty when
-        there are fewer than ``min_points`` in all."""
+        """Finite values in the ``window`` steps ending at ``end``; at least ``min_points``
+        (reaching further back) when the cadence is sparse; empty when there are not enough."""
         steps, vals = self.finite_between(end - window, end)
-        if len(vals) < FULL_POINTS:
+        if len(vals) < min_points:
             all_s, all_v = self.finite_between(-(2**62), end)
-            steps, vals = all_s[-FULL_POINTS:], all_v[-FULL_POINTS:]
+            steps, vals = all_s[-min_points:], all_v[-min_points:]
         if len(vals) < min_points:
             return [], []
         if len(vals) > REFERENCE_POINTS:
@@ -122,15 +121,10 @@ class History:
 
 @dataclass(frozen=True)
 class Warmup:
-    """No trend rule fires before ``steps`` steps and ``frames`` frames of a stream's history.
+    """No rule fires before ``steps`` steps and ``frames`` frames of a stream's history."""
 
-    Five frames: a failure that starts five captures into a run (step 250 at ``every=50``) has a
-    reference of the five frames before it, at every cadence; 200 steps: at a dense cadence the
-    first, fastest-changing steps of training are not judged.
-    """
-
-    steps: int = 200
-    frames: int = 5
+    steps: int = 150
+    frames: int = 6
 
     def done(self, hist: History, step: int) -> bool:
         first = hist.first_step
@@ -154,15 +148,6 @@ def median(xs: list[float]) -> float:
 
 
 _PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-#: A spread measured on fewer points than this is widened by sqrt(FULL_POINTS / points): five
-#: points of a sparse cadence estimate it far less surely than twenty of a dense one.
-FULL_POINTS = 20
-
-
-def _small_sample(points: int) -> float:
-    return math.sqrt(FULL_POINTS / points) if 0 < points < FULL_POINTS else 1.0
 
 
 def mad_spread(xs: list[float], centre: float) -> float:
@@ -197,7 +182,7 @@ class RobustChangeRule:
         window: int = 200,
         lag: int = 50,
         warmup: Warmup | None = None,
-        min_points: int = 5,
+        min_points: int = 20,
         z_jump: float = 8.0,
         z_sustain: float = 5.0,
         sustain_steps: int = 40,
@@ -224,7 +209,7 @@ class RobustChangeRule:
         slope = theil_sen(steps, vals)
         t_mid, v_mid = median([float(s) for s in steps]), median(vals)
         resid = [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
-        mad = mad_spread(resid, median(resid)) * _small_sample(len(vals))
+        mad = mad_spread(resid, median(resid))
         level = median([abs(v) for v in vals])
         spread = max(mad, self.rel_floor * level, self.abs_floor, 1e-12)
         wrong_way = self.direction * max(self.direction * slope, 0.0)
