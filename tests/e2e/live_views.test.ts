@@ -17,29 +17,30 @@ d = load_digits()
 X = torch.tensor(d.data, dtype=torch.float32) / 16.0
 y = torch.tensor(d.target)
 model = nn.Sequential(OrderedDict(fc1=nn.Linear(64, 64), act1=nn.ReLU(), out=nn.Linear(64, 10)))
-cam = sentrycam.Monitor(model, layers=["act1"], probe=(X[:400], y[:400]), every=10)
+# rearm_steps=50: 50 quiet steps end an incident (300 by default), so the val_loss jump 88 steps
+# after the non-finite capture is an alert of its own in this short run.
+cam = sentrycam.Monitor(model, layers=["act1"], probe=(X[:400], y[:400]), every=4,
+                        alerts=sentrycam.AlertEngine(rearm_steps=50))
 hits = []
 cam.on_alert(hits.append)
 cam`;
 
-// Training goes well, then a weight is poisoned for one capture at step 800 (restored before the
-// next training step): a critical non-finite alert. A made-up val_loss (flat, with a little
-// deterministic noise) jumps at step 1680, 880 quiet steps later (more than the 300 that end an
-// incident, so it is an alert of its own): a trend alert (robust rule, "jump"), confirmed at the
-// next capture (1690). The loop numbers its steps 10 apart (a capture every iteration).
+// Training goes well, then a weight is poisoned for the capture at step 80: a critical non-finite alert. A
+// made-up val_loss (flat, with a little deterministic noise) jumps at step 168, after the rules'
+// 150-step warm-up: a trend alert (robust rule, "jump"), confirmed at the next capture (172).
 const TRAIN = `
 import math
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-for i in range(184):
+for step in range(184):
     idx = torch.randint(0, len(X), (64,))
     loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
     opt.zero_grad(); loss.backward(); opt.step()
-    if i == 80:
+    if step == 80:
         saved = model.fc1.weight[0, :].clone()
         with torch.no_grad():
             model.fc1.weight[0, :] = float("nan")
-    cam.step(i * 10, loss=loss.item(), val_loss=1.0 + 0.01 * math.sin(i) + (4.0 if i >= 168 else 0.0))
-    if i == 80:
+    cam.step(step, loss=loss.item(), val_loss=1.0 + 0.01 * math.sin(step) + (4.0 if step >= 168 else 0.0))
+    if step == 80:  # poisoned for that one capture: the incident ends 50 quiet steps later
         with torch.no_grad():
             model.fc1.weight[0, :] = saved
     time.sleep(0.05)
@@ -84,7 +85,7 @@ test("an alert appears in the widget while the training cell is still running", 
   assert.match(noticeWhileBusy, /alert/i);
   assert.match(noticeWhileBusy, /non-finite|NaN/i);
   const items = await page.locator(".sentrycam-alerts li.sentrycam-alert").allInnerTexts();
-  assert.ok(items.length >= 1 && items.some((t) => /step 8[0-9]0/.test(t)), `alert list: ${items.join(" | ")}`);
+  assert.ok(items.length >= 1 && items.some((t) => /step 8[0-9]/.test(t)), `alert list: ${items.join(" | ")}`);
   assert.ok(framesWhileBusy.length >= 4, `frames while busy: ${framesWhileBusy.join(",")}`);
   // UMAP (the default reducer) redrew several different steps during training.
   const attrs = await rootAttrs(page);
