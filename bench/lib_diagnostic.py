@@ -108,7 +108,8 @@ def main() -> None:
     for r in runs:
         groups.setdefault((r.family, r.split, r.seed), []).append(r)
     cost = {f: i for i, f in enumerate(COST_ORDER)}
-    jobs = sorted(groups.values(), key=lambda g: cost.get(g[0].family, len(cost)))
+    todo = [g for g in groups.values() if not all(r.path(args.cache).exists() for r in g)]
+    jobs = sorted(todo, key=lambda g: cost.get(g[0].family, len(cost)))
     ctx = mp.get_context("spawn")
     trained: list[dict] = []
     with ctx.Pool(args.jobs, maxtasksperchild=1) as pool:
@@ -141,6 +142,8 @@ def main() -> None:
         xs = [r["train_ms_per_step"] for r in scored if r["family"] == f and r["onset"] is None]
         ms[f] = sum(xs) / len(xs) if xs else math.nan
     cmd = " ".join([".venv/bin/python bench/lib_diagnostic.py", *sys.argv[1:]])
+    if os.environ.get("SENTRYCAM_PRODUCT"):
+        cmd += f" --product {os.environ['SENTRYCAM_PRODUCT']}"
     meta = {
         "command": cmd,
         "product": _product_version(BENCH.parent / "python"),

@@ -2,7 +2,8 @@
 validation-loss rule, layer naming, alerts per incident, and leave-one-family-out settings.
 
 A "setting" has two numbers: the multiplier of the val-loss rule's thresholds (diag_detect's
-calibration: the smallest multiplier on GRID that keeps every healthy run chosen from silent) and
+calibration: the smallest multiplier on GRID that keeps every healthy run chosen from silent,
+leaving out runs it alarms on at every finite multiplier; see ``choose_val_loss``) and
 the multiplier of the product's robust-rule thresholds (``AlertEngine(params={"robust":
 {"z_jump": 8 m, "z_sustain": 5 m}})``, the only thresholds the engine exposes; the hard rules
 have fixed constants): the smallest one with the fewest healthy runs chosen from raising a warning.
@@ -32,10 +33,18 @@ def expected_layers(run: dict) -> tuple[str, ...] | None:
     return None
 
 
-def choose_val_loss(healthy: list[dict], every: int) -> float:
-    """The smallest GRID multiplier with no val-loss alert on any of these healthy runs."""
-    ms = [r["cadences"][every]["val_loss_mult_clean"] for r in healthy]
-    return max(ms, default=GRID[0])
+#: The last GRID multiplier (1e9) leaves the val-loss rule nothing but its non-finite check.
+OFF = GRID[-1]
+
+
+def choose_val_loss(healthy: list[dict], every: int) -> tuple[float, float, list[str]]:
+    """The val-loss rule's multiplier: the smallest on GRID with no alert on any of these healthy
+    runs it can be silenced on (finite thresholds), that with no alert on any of them (strict;
+    ``OFF`` when one alarms at every finite multiplier), and those runs."""
+    ms = {r["name"]: r["cadences"][every]["val_loss_mult_clean"] for r in healthy}
+    loud = sorted(n for n, m in ms.items() if m >= OFF)
+    usable = max((m for m in ms.values() if m < OFF), default=GRID[0])
+    return usable, max(ms.values(), default=GRID[0]), loud
 
 
 def choose_product(healthy: list[dict], every: int) -> tuple[float, int]:
@@ -123,9 +132,12 @@ def evaluate(scored: list[dict], replay_many: Callable) -> dict:
     out: dict = {"cadences": {}}
     for every in CADENCES:
         dev_healthy = [r for r in by_split["dev"] if r["onset"] is None]
-        vl = choose_val_loss(dev_healthy, every)
+        vl, strict, loud = choose_val_loss(dev_healthy, every)
         pm, stuck = choose_product(dev_healthy, every)
         e: dict = {"val_loss_mult": vl, "product_mult": pm, "dev_healthy_alerting_at_all": stuck}
+        e |= {"val_loss_mult_strict": strict, "val_loss_loud_dev": loud}
+        strict_rows = rows(by_split["test"], every, strict)
+        e["test_vs_strict_val_loss"] = summary(strict_rows)
         e["rows"] = {s: rows(by_split[s], every, vl) for s in SPLITS}
         e["overall"] = {s: summary(e["rows"][s]) for s in SPLITS}
         e["families"] = {
@@ -155,7 +167,7 @@ def lofo(fam: str, by_split: dict, every: int, replay_many: Callable) -> dict:
     """Settings chosen on every other family's dev runs, reported on ``fam``'s test runs (next to
     the stock product and the val-loss rule calibrated on all dev runs)."""
     others = [r for r in by_split["dev"] if r["family"] != fam and r["onset"] is None]
-    vl = choose_val_loss(others, every)
+    vl, _, _ = choose_val_loss(others, every)
     pm, stuck = choose_product(others, every)
     test = [r for r in by_split["test"] if r["family"] == fam]
     if pm != 1.0:

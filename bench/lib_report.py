@@ -158,6 +158,21 @@ def lofo(ev: dict, every: int) -> list[str]:
     return out
 
 
+def _loud(ev: dict) -> str:
+    parts = []
+    for every in CADENCES:
+        e = ev["cadences"][every]
+        t = e["test_vs_strict_val_loss"]
+        parts.append(
+            f"every={every}: {', '.join(e['val_loss_loud_dev']) or 'none'}; strictly calibrated "
+            f"on all of them it is x{_f(e['val_loss_mult_strict'], 2)}, and on the test runs it "
+            f"then detects {_of(t['val_loss_detected'], t['failures'])}, median delay "
+            f"{_f(t['val_loss_median_delay'])}, the product strictly before it on "
+            f"{_of(t['strictly_before'], t['failures'])}"
+        )
+    return "; ".join(parts)
+
+
 def corpus(meta: dict) -> list[str]:
     out = ["| family | library configuration | watched layers | optimiser | ms/step (train) |"]
     out.append("|---|---|---|---|---|")
@@ -209,8 +224,9 @@ def report(ev: dict, scored: list[dict], meta: dict) -> str:
         "# Library diagnostic benchmark",
         "",
         f"`{meta['command']}` (all CPU). Product code: {meta['product']}. "
-        f"Wall time {meta['wall_s'] / 60:.1f} min (training {meta['train_s'] / 60:.1f} min for "
-        f"{meta['trained']} runs not cached, {meta['jobs']} processes; scoring "
+        f"Wall time {meta['wall_s'] / 60:.1f} min (training and cache check "
+        f"{meta['train_s'] / 60:.1f} min, {meta['trained']} runs trained now, {meta['jobs']} "
+        "processes; scoring "
         f"{meta['score_s'] / 60:.1f} min). Training time recorded with the cached runs: "
         f"{meta['train_cpu_s'] / 60:.0f} min of process time (shared prefixes counted once).",
         "",
@@ -221,7 +237,8 @@ def report(ev: dict, scored: list[dict], meta: dict) -> str:
         "(what `sentrycam alerts --fail-on warning` fails on); delay: steps from the onset to "
         "the first one at or after it. Val loss: diag_detect's robust rule on the validation "
         f"loss, calibrated on the dev healthy runs (x{_f(ev['cadences'][10]['val_loss_mult'], 2)}"
-        f" at every=10, x{_f(ev['cadences'][50]['val_loss_mult'], 2)} at every=50). Delay "
+        f" at every=10, x{_f(ev['cadences'][50]['val_loss_mult'], 2)} at every=50), leaving out "
+        f"those it alarms on at every finite multiplier ({_loud(ev)}). Delay "
         "ratio: median delay of the product over that of the val-loss rule (misses count as "
         "never). Names the layer: single-layer failures (frozen: the first watched layer; "
         "dead_relu where only one watched layer's activations are penalised) whose first alert "
