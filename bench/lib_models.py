@@ -13,7 +13,7 @@ torchvision 0.28.0 on PyPI is a CUDA build; with the CPU torch wheel its import 
 registrations (see /work/shared/environment.md), so those are skipped before the first import. When
 torchvision and timm are not in the virtual environment, they are taken from
 ``$SENTRYCAM_BENCH_LIBS`` (default ``/tmp/sentrycam-benchlibs``, made with
-``pip install --target DIR --no-deps torchvision==0.28.0 timm``): with torchvision in the
+``pip install --target DIR --no-deps torchvision==0.28.0 timm pillow``): with torchvision in the
 environment itself, ``transformers`` and ``lightning`` fail to import in the test suite.
 """
 

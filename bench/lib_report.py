@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from lib_eval import SPLITS
@@ -15,7 +16,7 @@ from sentrycam.contract import SEVERITY_RANK as RANK
 def _f(x, digits: int = 0) -> str:
     if x is None:
         return "—"
-    if isinstance(x, float) and digits and x >= 1e9:
+    if isinstance(x, float) and digits and 1e9 <= x < math.inf:
         return "off"  # a multiplier that switches the robust rule off
     if isinstance(x, float):
         if math.isinf(x):
@@ -191,12 +192,16 @@ def problems(scored: list[dict]) -> list[str]:
     """What the product reported or warned about, and metrics that came out NaN, per layer."""
     out = []
     seen: Counter = Counter()
+    runs: dict = {}
     for r in scored:
         for c in r["cadences"].values():
             for p in c["problems"]:
-                seen[(r["family"], p[:200])] += 1
+                key = (r["family"], re.sub(r"\d+", "#", p[:200]))  # steps and counts vary
+                seen[key] += 1
+                runs.setdefault(key, set()).add(r["name"])
     for (fam, p), n in seen.most_common(30):
-        out.append(f"- {fam}: {p} (x{n})")
+        out.append(f"- {fam}: {p} (x{n}, in {len(runs[fam, p])} runs, e.g. "
+                   f"`{sorted(runs[fam, p])[0]}`)")  # fmt: skip
     nan: dict = {}
     for r in scored:
         for layer, ks in r["cadences"][10]["nan_metrics"].items():

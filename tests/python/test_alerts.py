@@ -281,10 +281,10 @@ def test_one_off_scalar_spike_is_not_an_alert_but_a_probe_metric_jump_is():
     for s in range(0, 600, 10):
         noise = 0.01 * rng.standard_normal()
         loss = 0.1 + noise + (2.0 if s == 400 else 0.0)  # one bad batch
-        intra = 1.0 + noise + (2.0 if s >= 400 else 0.0)
+        norm = 1.0 + noise + (2.0 if s >= 400 else 0.0)
         out += eng.update(s, None, {"loss": loss})
-        out += eng.update(s, "fc", {"intra_var": intra})
-    assert [(a.layer, a.metric, a.step) for a in out] == [("fc", "intra_var", 400)]
+        out += eng.update(s, "fc", {"norm_mean": norm})
+    assert [(a.layer, a.metric, a.step) for a in out] == [("fc", "norm_mean", 400)]
 
 
 def test_sentrycam_rule_on_constructed_sequence():
@@ -344,13 +344,14 @@ def test_monitor_takes_your_own_engine():
 
 @pytest.mark.parametrize("every", [25, 50, 100])
 def test_sparse_cadences_stay_quiet_on_noise(every):
-    """A sparse cadence reaches further back for enough reference points, so the spread is not
-    underestimated from a handful of frames."""
+    """A sparse cadence reaches further back for enough reference points (six frames of a layer
+    metric), and a metric's minimum effect keeps a spread measured on them from calling noise a
+    change."""
     rng = np.random.default_rng(every)
     eng = AlertEngine()
     out = []
     for i in range(400):
-        vals = {m: 1.0 + 0.05 * rng.standard_normal() for m in ("fisher", "intra_var", "eff_rank")}
+        vals = {m: 1.0 + 0.05 * rng.standard_normal() for m in ("fisher", "norm_mean", "eff_rank")}
         out += eng.update(i * every, "fc", vals)
     assert out == []
 
@@ -387,7 +388,7 @@ def test_warmup_counts_finite_values_only():
     out = []
     for s in range(0, 1300, 10):
         v = math.nan if s < 1000 else 1.0 + (5.0 if s == 1100 else 0.001 * (s % 20))
-        out += eng.update(s, "fc", {"intra_var": v})
+        out += eng.update(s, "fc", {"norm_mean": v})
     assert out == []  # 1100 is only 100 steps into the stream's real history
 
 

@@ -111,7 +111,7 @@ def _phase_change(fisher_after: float, acc_after: float) -> list:
                 "fisher": (0.5 + (fisher_after - 0.5) * t) * noise,
                 "eff_rank": (40 - 30 * t) * noise,
                 "cka_prev": 0.99 - 0.3 * (0 < t < 1) + 0.002 * rng.standard_normal(),
-                "intra_var": (1 + 4 * t) * noise,
+                "norm_mean": (1 + 4 * t) * noise,
             },
         )
         out += eng.update(  # the run's scalars after its layers, as a monitor feeds them

@@ -8,7 +8,7 @@ training steps, not frames (see :mod:`sentrycam.rules`). Rules:
                trend-aware reference window: a jump, or a wrong-way departure that lasts.
 ``sentrycam``  (baseline, opt-in) SentryCam's rule as published.
 ``hard``       (default) non-finite activations or scalars (immediate: no warm-up); exploding
-               activation norms (``norm_mean`` > 10 x its reference median); mass unit death
+               activation norms (``norm_mean`` > 10 x its median over 50 steps); mass unit death
                (``dead_frac`` up by >= 0.25 on its reference median); a layer that stopped
                learning (``change_prev`` per step under 1% of its reference median for 100 steps).
 ``forgetting`` (default) after a task boundary, a group's accuracy or its representation lost
@@ -39,6 +39,7 @@ from ._forgetting import ForgettingRule
 from ._hard import Episode, HardRules, Stream
 from ._incidents import Incidents
 from ._rules import (
+    BATCH_SCALAR_MIN_POINTS,
     EVIDENCE_POINTS,
     History,
     RobustChangeRule,
@@ -47,6 +48,7 @@ from ._rules import (
     Verdict,
     Warmup,
     make_rule,
+    median,
 )
 
 __all__ = [
@@ -74,9 +76,15 @@ SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in _WATCHED if m.floor}
 #: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
 #: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
 MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in _WATCHED if m.min_effect}
+#: Smallest wrong-way change of a run scalar worth an alert (share of its level): a validation
+#: accuracy steady at 0.98 that dips to 0.95 is many spreads and still noise.
+SCALAR_MIN_EFFECT = 0.05
 #: A stream is clearly better (worse) than its reference when it moved the right (wrong) way by
 #: this share of its level (class separation, validation loss and accuracy: AlertEngine._improving).
 IMPROVEMENT = 0.05
+#: Frames of reference enough to tell an improvement (a gain of IMPROVEMENT on their median): a
+#: sparse cadence (every=50) reaches the trend rules' 20 frames only after 1,000 steps.
+GAIN_POINTS = 3
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
 LR_NAMES = ("lr", "learning_rate")
@@ -158,8 +166,11 @@ class AlertEngine:
                             p.setdefault("abs_floor", SCALE_FLOORS[metric])
                         if metric in MIN_EFFECT:
                             p.setdefault("min_effect", MIN_EFFECT[metric])
-                        if layer is None and metric not in OUTPUT_METRICS:  # batch scalars
+                        if layer is None and metric not in OUTPUT_METRICS:  # run scalars
                             p.setdefault("confirm", self.scalar_confirm)
+                            p.setdefault("min_effect", SCALAR_MIN_EFFECT)
+                            if not metric.lower().startswith("val"):  # one batch's value
+                                p.setdefault("min_points", BATCH_SCALAR_MIN_POINTS)
                     st.rules[r] = make_rule(r, direction, **p)
             self.streams[key] = st
         return st
@@ -267,10 +278,12 @@ class AlertEngine:
         if last is None or step - last > self.rearm_steps or not st.direction:
             return None
         value = st.history.values[-1]
-        base = self.reference.baseline(st.history, last)
-        if base is None or not math.isfinite(value) or base.reference == 0:
+        ref = self.reference  # its window and lag; its level is not moved along a trend
+        _, vals = st.history.reference(last - ref.lag, ref.window, GAIN_POINTS)
+        level = median(vals) if vals else math.nan
+        if not (math.isfinite(value) and math.isfinite(level)) or level == 0:
             return None
-        return -st.direction * (value - base.reference) / abs(base.reference)
+        return -st.direction * (value - level) / abs(level)
 
     def _restart(self, layer: str | None, metric: str) -> Stream:
         del self.streams[(layer, metric)]  # its history and episodes go with it

@@ -136,7 +136,7 @@ def explain(
             else f"{z:.0f}x its usual spread"
         ),
         "sustained": f"on average over the last steps, past the threshold since step {since}",
-        "explosion": f"against a running median of {_num(ref)}",
+        "explosion": f"against its median of {_num(ref)} over the frames before",
         "death": f"{100 * (verdict.threshold - ref):.0f} points or more above its reference",
         "sentrycam": "SentryCam's rule",
     }.get(verdict.kind, verdict.kind)

@@ -1,8 +1,9 @@
 """The hard rules: what is wrong whatever the trend (non-finite values, exploding norms, units
 lost en masse, a layer that stopped learning), and the per-stream state every rule keeps.
 
-Non-finite values fire at once, and are held by nothing. Exploding norms and lost units are judged
-against the median of the stream's earlier frames once its warm-up is done (a fresh library model's
+Non-finite values fire at once, and are held by nothing. Exploding norms (against the median of
+the last EXPLOSION_STEPS steps) and lost units (against the stream's earlier frames) are judged
+once its warm-up is done (a fresh library model's
 norms grow 20-1000x over its first frames); a learning-rate warm-up does not hold them. A stopped
 layer needs its usual change, so it waits for the warm-up like the trend rules.
 """
@@ -14,10 +15,22 @@ from dataclasses import dataclass, field
 
 from ._rules import History, RobustChangeRule, StreamRule, Verdict, Warmup, mad_spread, median
 
-__all__ = ["DEAD_JUMP", "NORM_FACTOR", "UNIT_LOSS", "Episode", "HardRules", "Stream"]
+__all__ = [
+    "DEAD_JUMP",
+    "EXPLOSION_STEPS",
+    "NORM_FACTOR",
+    "UNIT_LOSS",
+    "Episode",
+    "HardRules",
+    "Stream",
+]
 
-#: Exploding norms: ``norm_mean`` above this many times its reference median.
+#: Exploding norms: ``norm_mean`` above this many times its median over the previous
+#: EXPLOSION_STEPS steps (the previous frame at least). A short window: a slow starter's norms
+#: grow ten-fold over a hundred steps as it takes off (GPT-2, an LSTM in the library corpus),
+#: against a median that still holds its pre-takeoff frames; an explosion does it at once.
 NORM_FACTOR = 10.0
+EXPLOSION_STEPS = 50
 #: Mass unit loss: ``dead_frac`` (or ``constant_frac``) up by this much on its reference median.
 DEAD_JUMP = 0.25
 UNIT_LOSS = ("dead_frac", "constant_frac")
@@ -77,6 +90,16 @@ class HardRules:
         # (MobileNetV3, EfficientNet at step 10), and that is no explosion.
         if not self.warmup.done(st.history, step):
             return []
+        if metric == "norm_mean":
+            steps, vals = st.history.reference(step - 1, EXPLOSION_STEPS, 1)
+            med = median(vals) if vals else math.nan
+            if med > 0 and v > NORM_FACTOR * med:
+                window = (steps[0], steps[-1])
+                verdict = Verdict(
+                    "explosion", med, mad_spread(vals, med), NORM_FACTOR * med, window, steps[0]
+                )
+                return [("norm", verdict, "critical")]
+            return []
         ref_rule = self.reference
         steps, vals = st.history.reference(step - 1, ref_rule.window + ref_rule.lag, 1)
         if not vals:
@@ -84,9 +107,6 @@ class HardRules:
         med = median(vals)
         window = (steps[0], steps[-1])
         spread = mad_spread(vals, med)
-        if metric == "norm_mean" and med > 0 and v > NORM_FACTOR * med:
-            verdict = Verdict("explosion", med, spread, NORM_FACTOR * med, window, step)
-            return [("norm", verdict, "critical")]
         if metric in UNIT_LOSS and v - med >= DEAD_JUMP:
             verdict = Verdict("death", med, spread, med + DEAD_JUMP, window, step)
             return [("death", verdict, "warning")]

@@ -29,6 +29,9 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
+    "BATCH_SCALAR_MIN_POINTS",
+    "FULL_REFERENCE",
+    "LAYER_MIN_POINTS",
     "REFERENCE_POINTS",
     "History",
     "RobustChangeRule",
@@ -41,6 +44,16 @@ __all__ = [
     "median",
 ]
 
+#: Frames a reference wants (reaching further back than its window when the cadence is sparse):
+#: a spread measured on fewer is too often far too small ...
+FULL_REFERENCE = 20
+#: ... and the frames it needs at least, its spread then widened (by sqrt(FULL_REFERENCE / n), and
+#: to the residuals' standard deviation at least).
+#: Layer metrics are measured on a fixed probe, so a few frames tell their level: six frames let
+#: an every=50 run judge from step 350 (20 made that step 1,050, and a failure before it became
+#: the baseline). Training-batch scalars (one batch's loss) are far noisier: they wait for 20.
+LAYER_MIN_POINTS = 6
+BATCH_SCALAR_MIN_POINTS = FULL_REFERENCE
 #: A reference window denser than this is thinned evenly (Theil-Sen is quadratic in points).
 REFERENCE_POINTS = 40
 #: Frames of history kept per stream for evidence (the rules keep what their windows need).
@@ -104,13 +117,17 @@ class History:
         ]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def reference(self, end: int, window: int, min_points: int) -> tuple[list[int], list[float]]:
-        """Finite values in the ``window`` steps ending at ``end``; at least ``min_points``
-        (reaching further back) when the cadence is sparse; empty when there are not enough."""
+    def reference(
+        self, end: int, window: int, min_points: int, want: int = 0
+    ) -> tuple[list[int], list[float]]:
+        """Finite values in the ``window`` steps ending at ``end``; when the cadence is sparse,
+        reaching further back for up to ``want`` points (``min_points`` at least); empty when
+        there are fewer than ``min_points``."""
         steps, vals = self.finite_between(end - window, end)
-        if len(vals) < min_points:
+        want = max(want, min_points)
+        if len(vals) < want:
             all_s, all_v = self.finite_between(-(2**62), end)
-            steps, vals = all_s[-min_points:], all_v[-min_points:]
+            steps, vals = all_s[-want:], all_v[-want:]
         if len(vals) < min_points:
             return [], []
         if len(vals) > REFERENCE_POINTS:
@@ -182,7 +199,7 @@ class RobustChangeRule:
         window: int = 200,
         lag: int = 50,
         warmup: Warmup | None = None,
-        min_points: int = 20,
+        min_points: int = LAYER_MIN_POINTS,
         z_jump: float = 8.0,
         z_sustain: float = 5.0,
         sustain_steps: int = 40,
@@ -211,6 +228,10 @@ class RobustChangeRule:
         resid = [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
         mad = mad_spread(resid, median(resid))
         level = median([abs(v) for v in vals])
+        if len(vals) < FULL_REFERENCE:  # the MAD of a few frames is too often near 0
+            n = len(vals)
+            sd = math.sqrt(sum(r * r for r in resid) / max(n - 2, 1))  # two fitted parameters
+            mad = max(math.sqrt(FULL_REFERENCE / n) * mad, sd)
         spread = max(mad, self.rel_floor * level, self.abs_floor, 1e-12)
         wrong_way = self.direction * max(self.direction * slope, 0.0)
         ref = v_mid + wrong_way * (step - t_mid)
