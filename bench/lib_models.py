@@ -12,7 +12,7 @@ everything before it). Nothing is downloaded.
 torchvision 0.28.0 on PyPI is a CUDA build; with the CPU torch wheel its import fails in its fake-op
 registrations (see /work/shared/environment.md), so those are skipped before the first import. When
 torchvision and timm are not in the virtual environment, they are taken from
-``$SENTRYCAM_BENCH_LIBS`` (default ``/tmp/sentrycam-benchlibs``, made with
+``$SENTRYCAM_BENCH_LIBS`` (default ``.venv/library-models``, which ``scripts/setup.sh`` makes with
 ``pip install --target DIR --no-deps torchvision==0.28.0 timm pillow``): with torchvision in the
 environment itself, ``transformers`` and ``lightning`` fail to import in the test suite.
 """
@@ -32,7 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-_LIBS = os.environ.get("SENTRYCAM_BENCH_LIBS", "/tmp/sentrycam-benchlibs")
+_LIBS = os.environ.get(
+    "SENTRYCAM_BENCH_LIBS", str(Path(__file__).resolve().parents[1] / ".venv" / "library-models")
+)
 if os.path.isdir(_LIBS) and _LIBS not in sys.path:
     sys.path.append(_LIBS)  # after the environment: an installed torchvision wins
 

@@ -38,6 +38,18 @@ if ! .venv/bin/python -c "import sentrycam, torch, sklearn, jupyterlab, umap, li
   touch .venv/.sentrycam-installed
 fi
 
+# Library models for the tests and benchmarks (torchvision, timm), outside the environment: PyPI's
+# torchvision for this CPU torch is a CUDA build whose import fails, and transformers breaks when
+# it is installed beside it. Tests and benchmarks import them from here with the workaround of
+# /work/shared/environment.md (tests/python/library_models.py, bench/lib_models.py).
+LIBS=.venv/library-models
+if [ ! -f "$LIBS/.installed-0.28.0" ]; then
+  echo "== torchvision and timm into $LIBS"
+  .venv/bin/python -m pip install -q --target "$LIBS" --no-deps --upgrade \
+    torchvision==0.28.0 timm==1.0.31 pillow==13.0.0
+  touch "$LIBS/.installed-0.28.0"
+fi
+
 echo "== building the frontend bundle"
 npm run --silent build >/dev/null
 ls -l python/sentrycam/static/widget.js | awk '{printf "   widget.js: %.0f KB\n", $5/1024}'

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture import DEFAULT_PROBE_BATCH, check_pool
+from .capture import DEFAULT_PROBE_BATCH, PROBE_MODES, check_pool
 from .contract import REDUCERS
 from .pipeline import MIN_FRAME_BYTES
 
@@ -38,6 +38,8 @@ class MonitorSettings:
     budget: float | None
     distributed: str
     class_names: list[str]
+    batch_first: bool
+    probe_mode: str
 
     @classmethod
     def check(cls, *, layers: Any, has_model: bool, **given: Any) -> MonitorSettings:
@@ -55,6 +57,7 @@ class MonitorSettings:
             given["probe_batch"],
             given["budget"],
         )
+        check_layout(given["batch_first"], given["probe_mode"])
         given["class_names"] = check_class_names(given["class_names"])
         check_pool(given["pool"], names if has_model else None)
         return cls(layers=names, **given)
@@ -101,6 +104,20 @@ def check_settings(
         raise ValueError(
             "budget must be a share of the training time between 0 and 1 (e.g. 0.05), "
             f"got {budget!r}"
+        )
+
+
+def check_layout(batch_first: Any, probe_mode: Any) -> None:
+    """Raise ``ValueError`` for a probe layout or mode that does not exist."""
+    if not isinstance(batch_first, bool):
+        raise ValueError(
+            "batch_first must be True (inputs (N, ...)) or False (time-major inputs (T, N, ...)), "
+            f"got {batch_first!r}"
+        )
+    if probe_mode not in PROBE_MODES:
+        raise ValueError(
+            f"probe_mode must be one of {PROBE_MODES} ('train': normalisation layers use the "
+            f"probe's batch statistics), got {probe_mode!r}"
         )
 
 

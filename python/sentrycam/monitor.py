@@ -91,6 +91,8 @@ class Monitor(anywidget.AnyWidget):
         alerts: Any = None,
         distributed: str = "rank0",
         class_names: Any = None,
+        batch_first: bool = True,
+        probe_mode: str = "eval",
     ) -> None:
         settings = MonitorSettings.check(
             layers=layers,
@@ -112,6 +114,8 @@ class Monitor(anywidget.AnyWidget):
             budget=budget,
             distributed=distributed,
             class_names=class_names,
+            batch_first=batch_first,
+            probe_mode=probe_mode,
         )
         self._settings = settings
         dist = Distributed.for_process(distributed, model=model, budget=budget, record=record)
@@ -124,6 +128,8 @@ class Monitor(anywidget.AnyWidget):
             pool=pool,
             probe_batch=settings.probe_chunk,
             agreed=settings.agreed(),
+            batch_first=batch_first,
+            probe_mode=probe_mode,
         )
         if model is not None:
             self._session.bind(model, probe, settings.layers, pool_checked=True)

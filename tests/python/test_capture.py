@@ -69,7 +69,7 @@ def test_unknown_layer_lists_available_names(mlp, probe):
 
 
 def test_no_layers_named_is_an_error(mlp, probe):
-    with pytest.raises(ValueError, match="available layers"):
+    with pytest.raises(ValueError, match=r"name at least one layer.*top-level stages: fc1"):
         sentrycam.Monitor(mlp, layers=[], probe=probe)
 
 

@@ -222,7 +222,7 @@ def test_model_argument_watches_a_submodule(digits: tuple[Any, Any]) -> None:
 def test_unknown_layer_fails_fit_before_training(digits: tuple[Any, Any]) -> None:
     cb = SentrycamCallback(layers=["net.1", "net.9"], probe=probe(digits), every=10)
     t = trainer([cb], max_steps=20)
-    with pytest.raises(ValueError, match=r"unknown layer.*'net\.9'.*available layers"):
+    with pytest.raises(ValueError, match=r"unknown layer.*'net\.9'.*top-level stages"):
         t.fit(DigitsMLP(), loader(digits))
     assert t.global_step == 0
 

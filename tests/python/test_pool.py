@@ -233,7 +233,8 @@ def test_torch_compiled_models_accept_names_with_or_without_the_prefix():
     assert not model.act1._forward_hooks, "no hook is left on the compiled model's modules"
     with pytest.raises(ValueError) as err:
         sentrycam.Monitor(compiled, layers=["fc9"], probe=x)
-    assert "['fc1', 'act1', 'out']" in str(err.value), "the names a user would type"
+    assert "fc1 (Linear), act1 (ReLU), out (Linear)" in str(err.value), "names a user would type"
+    assert "_orig_mod" not in str(err.value)
 
 
 def test_data_parallel_wrappers_accept_names_with_or_without_module():
@@ -246,7 +247,9 @@ def test_data_parallel_wrappers_accept_names_with_or_without_module():
     with torch.no_grad():
         np.testing.assert_allclose(frames["act1"].x, torch.relu(inner.fc1(x)).numpy(), rtol=1e-5)
     assert frames["module.fc1"].d == 8
-    with pytest.raises(ValueError, match=r"available layers: \['fc1', 'act1', 'out'\]"):
+    with pytest.raises(
+        ValueError, match=r"closest: 'fc1'.* stages: fc1 \(Linear\), act1 \(ReLU\), out"
+    ):
         sentrycam.Monitor(wrapped, layers=["module.fc9"], probe=x)
 
 

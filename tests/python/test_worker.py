@@ -229,8 +229,11 @@ class FakeClock:
         return self.now
 
 
-def _simulate(monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0.01, pause=None):
-    """Drive a Cadence(every=10, budget=0.05) through a simulated loop; return it and captures."""
+def _simulate(
+    monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0.01, pause=None, first_s=None
+):
+    """Drive a Cadence(every=10, budget=0.05) through a simulated loop; return it and captures.
+    ``first_s``: what the first capture costs (one-time costs; ``capture_s`` by default)."""
     import sentrycam.capture._cadence as cadence_module
 
     clock = FakeClock()
@@ -244,8 +247,9 @@ def _simulate(monkeypatch, *, steps, calls_per_step=1, call_s=0.001, capture_s=0
                 clock.now += pause[1]
             if cadence.due(step):
                 start = clock.now
-                clock.now += capture_s
-                cadence.captured(step, start, capture_s, 0.0, 0.0)
+                cost = first_s if first_s is not None and not captured else capture_s
+                clock.now += cost
+                cadence.captured(step, start, cost, 0.0, 0.0)
                 cadence.captured_until_now()
                 captured.append(step)
     return cadence, captured
@@ -266,11 +270,40 @@ def test_the_budget_measures_per_call_so_gradient_accumulation_does_not_switch_i
     assert len(caps4) == pytest.approx(len(caps1), rel=0.25)  # the same time: as many captures
 
 
+def test_one_time_costs_of_the_first_capture_are_not_taken_as_the_cost_of_a_capture(monkeypatch):
+    warm, warm_captures = _simulate(monkeypatch, steps=20_000)
+    # A fresh process: the first probe pass, the thread's start and imports cost 300 ms once.
+    fresh, fresh_captures = _simulate(monkeypatch, steps=20_000, first_s=0.3)
+    assert fresh_captures[:2] == [0, 10]  # the next capture measures what a capture costs
+    assert fresh.effective_every == warm.effective_every
+    assert len(fresh_captures) >= len(warm_captures) - 1
+
+
+def test_the_cost_estimate_follows_a_capture_that_gets_cheaper(monkeypatch):
+    import sentrycam.capture._cadence as cadence_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(cadence_module.time, "perf_counter", clock)
+    cadence = cadence_module.Cadence(10, 0.05)
+    every = []
+    for step in range(60_000):
+        clock.now += 0.001
+        if cadence.due(step):
+            start, cost = clock.now, 0.05 if step < 20_000 else 0.005
+            clock.now += cost
+            cadence.captured(step, start, cost, 0.0, 0.0)
+            cadence.captured_until_now()
+            every.append((step, cadence.effective_every))
+    before = [e for step, e in every if 5_000 < step < 20_000]
+    assert before and every[-1][1] < min(before) / 5  # refreshed: ten times cheaper, far denser
+
+
 def test_a_pause_between_steps_does_not_count_as_training_or_monitoring(monkeypatch):
     steady, _ = _simulate(monkeypatch, steps=6_000)
     paused, captured = _simulate(monkeypatch, steps=6_000, pause=(3_000, 60.0))
     assert paused.effective_every == steady.effective_every
-    assert all(b - a >= steady.effective_every for a, b in itertools.pairwise(captured))
+    # (the second capture comes at the base cadence, to measure a capture without one-time costs)
+    assert all(b - a >= steady.effective_every for a, b in itertools.pairwise(captured[1:]))
 
 
 def test_log_captures_do_not_move_the_probe_cadence(mlp, probe):

@@ -7,12 +7,15 @@ from ._cadence import Cadence
 from ._distributed import Distributed
 from ._handoff import Capture, LayerCapture
 from ._inputs import Inputs
+from ._layers import WatchedLayer, resolve_layers
+from ._modes import PROBE_MODES
 from ._pool import Pooled, check_pool, pool_for, pool_output
-from ._probe import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner, resolve_layers
+from ._probe import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner
 from ._session import ProbeSession
 
 __all__ = [
     "DEFAULT_PROBE_BATCH",
+    "PROBE_MODES",
     "Cadence",
     "Capture",
     "Distributed",
@@ -23,6 +26,7 @@ __all__ = [
     "ProbeRun",
     "ProbeRunner",
     "ProbeSession",
+    "WatchedLayer",
     "check_pool",
     "pool_for",
     "pool_output",

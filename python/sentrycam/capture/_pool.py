@@ -17,8 +17,11 @@ How positions are found (the *layout* of the output), for every method but ``"fl
 
 ``"auto"`` and ``"mean"`` average over the positions, ``"max"`` takes the maximum, ``"first"`` the
 first position (a CLS token), ``"last"`` the last one (decoder language models), ``"flatten"``
-keeps every value (``N, prod(rest)``). A callable gets the module's raw output (a tensor, tuple,
-dict or model-output object) and must return ``(N, d)``; other methods take the first tensor in it.
+keeps every value (``N, prod(rest)``). When the probe has a padding mask (``attention_mask``) token
+sequences as long as the mask are pooled over its real tokens only (``"last"``: the last real
+token). A callable gets the module's raw output (a tensor, tuple, dict or model-output object),
+and the chunk's mask too when it takes two arguments, and must return ``(N, d)``; other methods
+take the first tensor in it.
 """
 
 from __future__ import annotations
@@ -98,14 +101,25 @@ def first_tensor(output: Any) -> Any:
     return None
 
 
-def pool_output(output: Any, choice: PoolChoice, module: Any = None) -> Pooled:
+def pool_output(
+    output: Any,
+    choice: PoolChoice,
+    module: Any = None,
+    *,
+    mask: Any = None,
+    batch_first: bool = True,
+) -> Pooled:
     """Rows ``(n, d)`` of one module output (or array given to ``log()``), pooled by ``choice``.
 
-    Raises :class:`PoolError` (a ``ValueError``) with a plain message when that is impossible.
+    ``mask``: the probe chunk's padding mask ``(n, T)`` (booleans): token sequences of ``T``
+    positions are pooled over the unmasked positions only, and a pool callable that takes two
+    arguments gets it. ``batch_first=False``: 3-D outputs of modules that do not say otherwise
+    are time-major ``(T, n, D)``. Raises :class:`PoolError` (a ``ValueError``) with a plain
+    message when pooling is impossible.
     """
     if callable(choice):
         try:
-            rows = choice(output)
+            rows = choice(output, mask) if takes_mask(choice) else choice(output)
         except Exception as exc:
             raise PoolError(f"the pool callable raised {type(exc).__name__}: {exc}") from exc
         if not (is_tensor(rows) or isinstance(rows, np.ndarray)) or rows.ndim != 2:
@@ -120,7 +134,7 @@ def pool_output(output: Any, choice: PoolChoice, module: Any = None) -> Pooled:
             x = np.asarray(output)
         else:
             raise PoolError(f"output of type {type(output).__name__} holds no tensor")
-    if x.ndim == 3 and not _batch_first(module):
+    if x.ndim == 3 and not _channels_first_1d(module) and not _batch_first(module, batch_first):
         x = x.transpose(0, 1) if is_tensor(x) else x.swapaxes(0, 1)  # (T, N, D) → (N, T, D)
     shape = tuple(int(s) for s in x.shape)
     if x.ndim <= 2:
@@ -130,7 +144,61 @@ def pool_output(output: Any, choice: PoolChoice, module: Any = None) -> Pooled:
     layout = "channels" if x.ndim >= 4 or _channels_first_1d(module) else "tokens"
     method = "mean" if choice == "auto" else choice
     positions = tuple(range(2, x.ndim)) if layout == "channels" else (1,)
+    if layout == "tokens" and _fits(mask, x):
+        return Pooled(_reduce_masked(x, method, mask), method, layout, shape)
     return Pooled(_reduce(x, method, positions, layout), method, layout, shape)
+
+
+def _fits(mask: Any, x: Any) -> bool:
+    """A padding mask that lines up with the (n, T, D) token sequence ``x``."""
+    return mask is not None and is_tensor(x) and tuple(mask.shape) == tuple(x.shape[:2])
+
+
+def _reduce_masked(x: Any, method: str, mask: Any) -> Any:
+    """Rows of the token sequences ``x`` (n, T, D) over the positions ``mask`` (n, T) keeps:
+    their mean or maximum, the first or the last unmasked token (a row without any: position 0
+    or T-1)."""
+    import torch
+
+    x = x.detach()
+    keep = mask.to(device=x.device, dtype=torch.bool)
+    if method == "mean":
+        weights = keep.to(torch.float32).unsqueeze(-1)
+        total = (x.to(torch.float32) * weights).sum(dim=1)
+        return total / weights.sum(dim=1).clamp(min=1.0)
+    if method == "max":
+        low = torch.finfo(x.dtype).min if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
+        filled = x.masked_fill(~keep.unsqueeze(-1), low).amax(dim=1)
+        return torch.where(keep.any(dim=1, keepdim=True), filled, x.amax(dim=1)).float()
+    steps = x.shape[1]
+    if method == "first":
+        index = keep.to(torch.int8).argmax(dim=1)
+    else:  # the last unmasked token: the first one seen from the end
+        index = steps - 1 - keep.flip(1).to(torch.int8).argmax(dim=1)
+    rows = torch.arange(x.shape[0], device=x.device)
+    return x[rows, index].float()
+
+
+@functools.lru_cache(maxsize=64)
+def _arity(fn: Any) -> int:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(1 for p in params if p.kind in kinds)
+
+
+def takes_mask(fn: Any) -> bool:
+    """Whether a pool callable takes ``(output, mask)``: two positional parameters or more."""
+    try:
+        return _arity(fn) >= 2
+    except TypeError:  # unhashable callable
+        return False
 
 
 def pool_array(values: Any, name: str, choice: PoolChoice) -> Pooled:
@@ -190,17 +258,18 @@ def _position(x: Any, method: str, layout: str) -> Any:
     return x.reshape(x.shape[0], x.shape[1], -1)[:, :, index]
 
 
-def _batch_first(module: Any) -> bool:
-    """False for a recurrent, attention or transformer module built with ``batch_first=False``.
+def _batch_first(module: Any, default: bool = True) -> bool:
+    """False for a recurrent, attention or transformer module built with ``batch_first=False``;
+    ``default`` (the probe's layout) for a module that does not say.
 
     ``nn.Transformer*`` layers keep the setting on their attention modules only.
     """
     if module is None:
-        return True
+        return default
     flag = getattr(module, "batch_first", None)
     if flag is None and type(module).__name__ in _TRANSFORMER_TYPES:
         flag = next((m.batch_first for m in module.modules() if hasattr(m, "batch_first")), None)
-    return flag is not False
+    return default if flag is None else bool(flag)
 
 
 _TRANSFORMER_TYPES = (

@@ -2,49 +2,70 @@
 
 Hooks exist only while the probe runs: ordinary training forward passes (compiled or not) never
 see them. The probe runs through the model *inside* its wrappers (``torch.compile``'s
-``OptimizedModule``, ``DataParallel``, ``DistributedDataParallel``), eagerly, in eval mode and
-without gradients, in chunks of ``probe_batch`` samples; each chunk's outputs are pooled on the
-model's device as they are produced, so only rows are kept, never whole activation maps.
+``OptimizedModule``, ``DataParallel``, ``DistributedDataParallel``), eagerly, in the probe mode
+(:mod:`._modes`: eval by default) and without gradients, in chunks of ``probe_batch`` samples;
+each chunk's outputs are pooled on the model's device as they are produced, so only rows are
+kept, never whole activation maps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..base import GroupNames, as_int_vector, is_tensor
+from ._batch import (
+    attention_mask,
+    batch_size,
+    call_model,
+    describe,
+    is_model_input,
+    move,
+    slice_rows,
+    split_probe,
+    take_rows,
+)
+from ._layers import CALL_SEPARATOR, WatchedLayer, stages, unwrap
+from ._modes import ProbeModes
 from ._pool import PoolChoice, Pooled, first_tensor, pool_output
 
 DEFAULT_PROBE_BATCH = 256  # probes up to this many samples run in one pass; larger ones in chunks
-WRAPPER_ATTRIBUTES = {"OptimizedModule": "_orig_mod", "DataParallel": "module"}
-WRAPPER_ATTRIBUTES["DistributedDataParallel"] = "module"
-# Wrappers that stay in the probe's path (FSDP must run its own forward) but not in layer names.
-INNER_WRAPPER_SEGMENTS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"}
 
 
 class Probe:
-    """A fixed probe set: inputs ``x`` (a tensor, or tuple/dict of tensors), optional labels and
-    optional groups: ``probe=x``, ``(x, y)`` or ``(x, y, groups)`` (a model taking three inputs
-    is given ``((a, b, c), y)``). ``groups`` are encoded into ``group_names`` (a fresh list by
-    default); a wrong length or type raises ``ValueError`` / ``TypeError``."""
+    """A fixed probe set: inputs ``x`` (a tensor, a tuple/list of inputs or a mapping of keyword
+    arguments such as a tokenizer's ``BatchEncoding``), optional labels and optional groups:
+    ``probe=x``, ``(x,)``, ``(x, y)`` or ``(x, y, groups)`` (a model taking three inputs is
+    given ``((a, b, c), y)``); a mapping's ``labels`` are the labels when no ``y`` is given.
+    ``batch_first=False``: the inputs are time-major, ``(T, N, ...)``. ``groups`` are encoded
+    into ``group_names`` (a fresh list by default); a wrong length or type raises ``ValueError``
+    / ``TypeError``."""
 
     def __init__(
-        self, probe: Any, *, needs_model_input: bool, group_names: GroupNames | None = None
+        self,
+        probe: Any,
+        *,
+        needs_model_input: bool,
+        group_names: GroupNames | None = None,
+        batch_first: bool = True,
     ) -> None:
-        x, y, groups = _split_probe(probe)
-        self.n = _batch_size(x)
-        if needs_model_input and not _is_model_input(x):
+        x, y, groups = split_probe(probe)
+        self.batch_dim = 0 if batch_first else 1
+        if needs_model_input and not is_model_input(x):
             raise ValueError(
-                "probe inputs must be a torch.Tensor (or a tuple/list/dict of tensors) with "
-                f"one row per sample, got {type(x).__name__}; pass probe=(x, y) with x a tensor"
+                "probe inputs must be a torch.Tensor, a tuple/list of inputs or a mapping of "
+                f"keyword arguments holding tensors, with one row per sample; got {describe(x)}"
+                "; pass probe=(x, y) with x a tensor"
             )
+        self.n = batch_size(x, self.batch_dim)
         self.x = x
         self._given = x  # moved copies are made from these, so casts never compound
         self._placement: tuple[Any, Any] = (None, None)
-        self.labels: np.ndarray | None = as_int_vector(y, "probe labels", self.n)
+        self.labels: np.ndarray | None = self._labels(y)
         self.groups: np.ndarray | None = None  # int32 codes into group_names (-1: no group)
         if groups is not None:
             names = group_names if group_names is not None else GroupNames()
@@ -53,6 +74,30 @@ class Probe:
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"probe groups: {exc}") from None
 
+    def _labels(self, y: Any) -> np.ndarray | None:
+        try:
+            return as_int_vector(y, "probe labels", self.n)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; {self.layout()}") from None
+
+    def layout(self) -> str:
+        """The probe's layout in words, for messages that may stem from it."""
+        if self.batch_dim:
+            return (
+                "with batch_first=False the probe's inputs are (T, N, ...): "
+                f"{describe(self._given)}, so N = {self.n} samples along dimension 1"
+            )
+        return (
+            f"the probe's inputs are {describe(self._given)}, with the {self.n} samples along "
+            "dimension 0; for a time-major model (inputs (T, N, ...)) pass "
+            "Monitor(..., batch_first=False)"
+        )
+
+    @property
+    def mask(self) -> Any:
+        """The padding mask ``(N, T)`` of a probe mapping's ``attention_mask``, or ``None``."""
+        return attention_mask(self._given) if self.batch_dim == 0 else None
+
     def follow(self, model: Any) -> None:
         """Keep the inputs on the model's device, floating inputs in its floating dtype.
 
@@ -60,84 +105,20 @@ class Probe:
         """
         placement = (device_of(model), float_dtype_of(model))
         if placement != self._placement:
-            self.x = _move(self._given, *placement)
+            self.x = move(self._given, *placement)
             self._placement = placement
 
     def rows(self, start: int, stop: int, size: int) -> Probe:
-        """A probe of the inputs' rows ``[start, stop)`` (without labels), its last row repeated
-        until it has ``size`` rows."""
+        """A probe of the inputs' samples ``[start, stop)`` (without labels), its last sample
+        repeated until it has ``size`` samples."""
         index = list(range(start, stop)) + [stop - 1] * (size - (stop - start))
-        return Probe(_take(self._given, index), needs_model_input=True)
+        taken = take_rows(self._given, index, self.n, self.batch_dim)
+        return Probe((taken,), needs_model_input=True, batch_first=self.batch_dim == 0)
 
     def chunks(self, size: int) -> Iterator[Any]:
         """The inputs in consecutive chunks of at most ``size`` samples."""
         for start in range(0, self.n, size):
-            yield _slice(self.x, start, start + size)
-
-
-def _split_probe(probe: Any) -> tuple[Any, Any, Any]:
-    """``(x, y, groups)`` of a probe given as ``x``, ``(x, y)`` or ``(x, y, groups)``."""
-    if isinstance(probe, tuple | list) and len(probe) in (2, 3) and not is_tensor(probe):
-        return probe[0], probe[1], probe[2] if len(probe) == 3 else None
-    return probe, None, None
-
-
-def _is_model_input(x: Any) -> bool:
-    if is_tensor(x):
-        return True
-    if isinstance(x, tuple | list) and x:
-        return all(is_tensor(v) for v in x)
-    if isinstance(x, dict) and x:
-        return all(is_tensor(v) for v in x.values())
-    return False
-
-
-def _batch_size(x: Any) -> int:
-    if isinstance(x, dict) and x:
-        x = next(iter(x.values()))
-    elif isinstance(x, tuple | list) and x and is_tensor(x[0]):
-        x = x[0]
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        try:
-            return len(x)
-        except TypeError:
-            raise ValueError(
-                f"probe must be (x, y) with x an array or tensor, got {type(x).__name__}"
-            ) from None
-    if len(shape) == 0:
-        raise ValueError("probe inputs must have a row per sample, got a scalar")
-    return int(shape[0])
-
-
-def _move(x: Any, device: Any, dtype: Any) -> Any:
-    if is_tensor(x):
-        if dtype is not None and x.dtype.is_floating_point:
-            return x.to(device=device, dtype=dtype)
-        return x.to(device)
-    if isinstance(x, dict):
-        return {k: _move(v, device, dtype) for k, v in x.items()}
-    if isinstance(x, tuple | list):
-        return type(x)(_move(v, device, dtype) for v in x)
-    return x
-
-
-def _slice(x: Any, start: int, stop: int) -> Any:
-    if is_tensor(x):
-        return x[start:stop]
-    if isinstance(x, dict):
-        return {k: _slice(v, start, stop) for k, v in x.items()}
-    return type(x)(_slice(v, start, stop) for v in x)
-
-
-def _take(x: Any, index: list[int]) -> Any:
-    if is_tensor(x):
-        import torch
-
-        return x[torch.tensor(index, device=x.device)]
-    if isinstance(x, dict):
-        return {k: _take(v, index) for k, v in x.items()}
-    return type(x)(_take(v, index) for v in x)
+            yield slice_rows(self.x, start, start + size, self.n, self.batch_dim)
 
 
 def device_of(model: Any) -> Any:
@@ -157,68 +138,6 @@ def float_dtype_of(model: Any) -> Any:
     return None
 
 
-def unwrap(model: Any) -> tuple[Any, list[str]]:
-    """The module inside ``torch.compile`` / ``DataParallel`` / ``DistributedDataParallel``
-    wrappers, and the attribute names that lead to it (outermost first)."""
-    path: list[str] = []
-    while type(model).__name__ in WRAPPER_ATTRIBUTES:
-        attr = WRAPPER_ATTRIBUTES[type(model).__name__]
-        inner = getattr(model, attr, None)
-        if inner is None:
-            break
-        path.append(attr)
-        model = inner
-    return model, path
-
-
-def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, Any]:
-    """Map each requested name to its module inside the model's wrappers.
-
-    Names are those of the unwrapped model's ``named_modules()``; the same names with the
-    wrappers' prefixes (``_orig_mod.``, ``module.``) are accepted too, and names inside FSDP
-    (``FullyShardedDataParallel``) or activation-checkpointing wrappers are those of the wrapped
-    model (without ``_fsdp_wrapped_module.`` segments). Raises ``ValueError``
-    naming the unknown layers and listing the names a user would type.
-    """
-    if isinstance(layers, str):
-        layers = [layers]
-    inner, path = unwrap(model)
-    modules = dict(inner.named_modules())
-    for name, module in list(modules.items()):  # FSDP, checkpoint wrappers inside the model
-        modules.setdefault(_without_wrapper_segments(name), module)
-    available = [name for name in modules if name and name == _without_wrapper_segments(name)]
-    if not layers:
-        raise ValueError(
-            f"name at least one layer to watch, e.g. layers=['fc1']; available layers: {available}"
-        )
-    found: dict[str, Any] = {}
-    missing = []
-    for name in layers:
-        plain = _strip_wrappers(name, path)
-        if plain in modules and plain:
-            found[name] = modules[plain]
-        else:
-            missing.append(name)
-    if missing:
-        raise ValueError(f"unknown layer name(s) {missing}; available layers: {available}")
-    return found
-
-
-def _without_wrapper_segments(name: str) -> str:
-    """``name`` without the segments that wrappers inside a model insert (FSDP's
-    ``_fsdp_wrapped_module``, activation checkpointing's, ``torch.compile``'s)."""
-    return ".".join(part for part in name.split(".") if part not in INNER_WRAPPER_SEGMENTS)
-
-
-def _strip_wrappers(name: str, path: list[str]) -> str:
-    """``name`` without leading wrapper segments (each of ``path``, in order, optional)."""
-    parts = name.split(".")
-    for attr in path:
-        if parts and parts[0] == attr and len(parts) > 1:
-            parts = parts[1:]
-    return ".".join(parts)
-
-
 @dataclass
 class ProbeRun:
     """What one probe pass produced: pooled rows per layer (on the CPU), predictions, problems."""
@@ -231,33 +150,60 @@ class ProbeRun:
 
 
 class ProbeRunner:
-    """Runs the probe through a model with temporary hooks on the watched modules."""
+    """Runs the probe through a model with temporary hooks on the watched modules.
 
-    def __init__(self, model: Any, modules: Mapping[str, Any], pool: Callable[[str], PoolChoice]):
+    ``probe_mode``: ``"eval"`` (every module in eval mode) or ``"train"`` (normalisation layers
+    use the probe's batch statistics; dropout stays off; their buffers are restored after).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        layers: Mapping[str, WatchedLayer],
+        pool: Callable[[str], PoolChoice],
+        probe_mode: str = "eval",
+    ):
         self.model = model
         self.inner, _ = unwrap(model)
-        self.modules = dict(modules)
+        self.layers = dict(layers)
         self.pool = pool
+        self.modes = ProbeModes(model, self.inner, probe_mode)
+        self._told_calls: set[str] = set()
 
-    def run(self, probe: Probe, batch: int) -> ProbeRun:
-        """Run ``probe`` in chunks of ``batch`` in eval mode without gradients; restore modes."""
+    @property
+    def modules(self) -> dict[str, Any]:
+        """The watched modules by name."""
+        return {name: layer.module for name, layer in self.layers.items()}
+
+    def run(self, probe: Probe, batch: int, mode: str | None = None) -> ProbeRun:
+        """Run ``probe`` in chunks of ``batch`` without gradients, in the probe mode (or
+        ``mode``); restore every module's mode (and, in ``"train"`` mode, the normalisation
+        buffers)."""
         import torch
 
         result = ProbeRun()
-        parts: dict[str, list[Any]] = {name: [] for name in self.modules}
+        parts: dict[str, list[Any]] = {name: [] for name in self.layers}
         pred_parts: list[Any] = []
         logit_parts: list[Any] = []
         calls: dict[str, int] = {}
         failed: set[str] = set()
-        current: dict[str, Any] = {}
+        kept: dict[str, deque[Pooled]] = {}
+        chunk_mask: list[Any] = [None]
+        batch_first = probe.batch_dim == 0
 
-        def make_hook(name: str) -> Callable[..., None]:
+        def make_hook(name: str, layer: WatchedLayer) -> Callable[..., None]:
             def hook(module: Any, _inputs: Any, output: Any) -> None:
-                calls[name] = calls.get(name, 0) + 1
-                if name in failed:
+                call = calls.get(name, 0)
+                calls[name] = call + 1
+                if name in failed or (layer.call >= 0 and call != layer.call):
                     return
                 try:
-                    current[name] = _own(pool_output(output, self.pool(name), module), output)
+                    pooled = pool_output(
+                        output, self.pool(name), module, mask=chunk_mask[0], batch_first=batch_first
+                    )
+                    kept.setdefault(name, deque(maxlen=max(1, -layer.call))).append(
+                        _own(pooled, output)
+                    )
                 except Exception as exc:  # a hook must never break the forward pass
                     failed.add(name)
                     result.problems.append(
@@ -266,44 +212,41 @@ class ProbeRunner:
 
             return hook
 
-        modes = [(module, module.training) for module in self.model.modules()]
-        handles = [m.register_forward_hook(make_hook(name)) for name, m in self.modules.items()]
+        handles = [
+            layer.module.register_forward_hook(make_hook(name, layer))
+            for name, layer in self.layers.items()
+        ]
         try:
-            self.model.eval()
-            with torch.no_grad():
+            with self.modes.applied(mode), torch.no_grad():
                 for chunk in probe.chunks(batch):
                     calls.clear()
-                    current.clear()
-                    output = _call(self.inner, chunk)
-                    n_chunk = _batch_size(chunk)
-                    for name, pooled in current.items():
+                    kept.clear()
+                    chunk_mask[0] = attention_mask(chunk) if batch_first else None
+                    output = call_model(self.inner, chunk)
+                    n_chunk = batch_size(chunk, probe.batch_dim)
+                    for name, layer in self.layers.items():
+                        pooled = self._chosen(name, layer, calls, kept, failed, result, probe)
+                        if pooled is None:
+                            continue
                         if pooled.rows.shape[0] != n_chunk:
                             failed.add(name)
-                            result.problems.append(
-                                f"layer {name!r} returned {pooled.rows.shape[0]} rows for a probe "
-                                f"batch of {n_chunk} (output shape {pooled.shape}): its output is "
-                                "not batch-first; pass pool={layer: fn} with fn(output) -> (N, d)"
-                            )
-                        elif name not in failed:
+                            result.problems.append(_rows_problem(name, pooled, n_chunk, probe))
+                        else:
                             parts[name].append(pooled)
-                    pred_parts.append(_predictions(output, n_chunk))
-                    logit_parts.append(_logit_summary(output, n_chunk))
-                    for name, count in calls.items():
-                        if count > 1 and len(pred_parts) == 1:
-                            result.problems.append(
-                                f"layer {name!r} ran {count} times in one forward pass (shared "
-                                "weights or a loop); the output of its last call is kept"
-                            )
+                    logits = model_logits(output)
+                    pred_parts.append(_predictions(logits, n_chunk))
+                    logit_parts.append(_logit_summary(logits, n_chunk))
         finally:
             for handle in handles:
                 handle.remove()
-            for module, training in modes:  # per module: a user may freeze e.g. BatchNorm alone
-                module.training = training
-        for name in self.modules:
+        for name in self.layers:
             chunks = parts[name]
             if name in failed or not chunks:
                 if name not in failed:
-                    result.problems.append(f"layer {name!r} was not called by the probe pass")
+                    result.problems.append(
+                        f"layer {name!r} was not called by the probe pass; "
+                        + _stages_hint(self.inner)
+                    )
                 continue
             try:
                 rows = chunks[0].rows if len(chunks) == 1 else torch.cat([c.rows for c in chunks])
@@ -320,13 +263,105 @@ class ProbeRunner:
         _copy_off_device(result)
         return result
 
+    def uncalled(self, probe: Probe, names: list[str]) -> list[str]:
+        """Which of the watched ``names`` one sample's forward pass (eval mode, no gradients)
+        never calls."""
+        import torch
 
-def _call(model: Any, x: Any) -> Any:
-    if isinstance(x, dict):
-        return model(**x)
-    if isinstance(x, tuple | list):
-        return model(*x)
-    return model(x)
+        called: set[str] = set()
+        handles = [
+            self.layers[name].module.register_forward_hook(
+                lambda *_args, name=name: called.add(name)
+            )
+            for name in names
+        ]
+        try:
+            one = probe if probe.n == 1 else probe.rows(0, 1, 1)
+            one.follow(self.inner)
+            with self.modes.applied("eval"), torch.no_grad():
+                call_model(self.inner, next(one.chunks(1)))
+        except Exception:  # the probe's first capture will say what is wrong
+            return []
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [name for name in names if name not in called]
+
+    def _chosen(
+        self,
+        name: str,
+        layer: WatchedLayer,
+        calls: dict[str, int],
+        kept: dict[str, deque[Pooled]],
+        failed: set[str],
+        result: ProbeRun,
+        probe: Probe,
+    ) -> Pooled | None:
+        """The pooled output of the call ``name`` watches in this chunk (``None``: none, told)."""
+        count = calls.get(name, 0)
+        if name in failed or count == 0:
+            return None
+        if count > 1 and not layer.call_given and name not in self._told_calls:
+            self._told_calls.add(name)
+            result.problems.append(repeated_calls_message(name, layer.module, count))
+        wanted = layer.call if layer.call >= 0 else count + layer.call
+        if not 0 <= wanted < count:
+            failed.add(name)
+            result.problems.append(
+                f"layer {name!r} asks for call {layer.call} of its module, which ran {count} "
+                f"time(s) in one forward pass: name one of {_call_names(name, count)}; this "
+                "layer's frame was not sent"
+            )
+            return None
+        return kept[name][0]
+
+
+def repeated_calls_message(name: str, module: Any, count: int) -> str:
+    """What a module called ``count`` times in one forward pass means, and how to pick a call."""
+    shared = any(True for _ in module.parameters())
+    why = " (its weights are shared by every call)" if shared else ""
+    return (
+        f"layer {name!r} ran {count} times in one forward pass{why}; the output of its last call "
+        f"is kept: name {_call_names(name, count)} to watch one call"
+    )
+
+
+def _call_names(name: str, count: int) -> str:
+    base = name.split(CALL_SEPARATOR)[0]
+    shown = [f"{base}#{k}" for k in range(min(count, 3))]
+    more = f" ... {base + '#' + str(count - 1)!r}" if count > 3 else ""
+    return ", ".join(repr(n) for n in shown) + more + " (#-1: the last)"
+
+
+def _rows_problem(name: str, pooled: Pooled, n_chunk: int, probe: Probe) -> str:
+    """A layer output whose rows do not match the probe's samples, explained by the layout."""
+    shape = pooled.shape
+    text = (
+        f"layer {name!r} returned {pooled.rows.shape[0]} rows for a probe batch of {n_chunk} "
+        f"(output shape {shape}); this layer's frame was not sent: "
+    )
+    if probe.batch_dim == 0 and len(shape) >= 2 and shape[1] == n_chunk:
+        return text + probe.layout()
+    return text + (
+        "its output is not batch-first; pass pool={layer: fn} with fn(output) -> (N, d) "
+        f"({probe.layout()})"
+    )
+
+
+def _stages_hint(inner: Any) -> str:
+    top = stages(inner)[:8]
+    return "its parent may call its entries one by one, or not at all; the model's top-level " + (
+        f"stages: {', '.join(top)}" if top else "stages: none"
+    )
+
+
+def model_logits(output: Any) -> Any:
+    """The logits of a model output: its ``logits`` (a Hugging Face output, a dict), else its
+    first tensor."""
+    logits = output.get("logits") if isinstance(output, Mapping) else None
+    if logits is None and not is_tensor(output):
+        logits = getattr(output, "logits", None)
+    return logits if is_tensor(logits) else first_tensor(output)
 
 
 def _own(pooled: Pooled, output: Any) -> Pooled:
@@ -343,18 +378,18 @@ def _same_memory(a: Any, b: Any) -> bool:
     return bool(a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr())
 
 
-def _predictions(output: Any, n: int) -> Any:
-    """Class predictions from a model output of shape (n, classes), else ``None``."""
-    tensor = first_tensor(output)
+def _predictions(logits: Any, n: int) -> Any:
+    """Class predictions from logits of shape (n, classes), else ``None``."""
+    tensor = logits
     if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
         return None
     return tensor.argmax(dim=1)
 
 
-def _logit_summary(output: Any, n: int) -> Any:
-    """The largest |logit| and the summed softmax entropy of an (n, classes) output, as a (2,)
+def _logit_summary(logits: Any, n: int) -> Any:
+    """The largest |logit| and the summed softmax entropy of (n, classes) logits, as a (2,)
     float64 tensor on its device (no sync: read on the background thread); else ``None``."""
-    tensor = first_tensor(output)
+    tensor = logits
     if tensor is None or tensor.dim() != 2 or tensor.shape[0] != n or tensor.shape[1] < 2:
         return None
     import torch
