@@ -94,13 +94,19 @@ def variant_steps(plan: dict[str, int]) -> dict[str, int]:
     return {name: n for name, n in out.items() if n > 0}
 
 
-def run_kernel(model: str, rounds: int, steps: dict[str, int]) -> dict[str, Any]:
-    """Run bench/overhead_kernel.py's ``run`` for one model in a fresh kernel."""
-    config = {"model": model, "rounds": rounds, "steps": steps}
+FRESH_STEPS = 1500  # the fresh-process budget run: as long as the run that found the problem
+
+
+def run_kernel(
+    model: str, rounds: int, steps: dict[str, int], entry: str = "run", **extra: Any
+) -> dict[str, Any]:
+    """Run bench/overhead_kernel.py's ``entry`` for one model in a fresh kernel."""
+    config = {"model": model, "rounds": rounds, "steps": steps, **extra}
     code = (
         f"import json, sys\nsys.path.insert(0, {str(ROOT / 'bench')!r})\n"
         "import overhead_kernel\n"
-        f"print('RESULT ' + json.dumps(overhead_kernel.run(json.loads({json.dumps(config)!r}))))"
+        f"config = json.loads({json.dumps(config)!r})\n"
+        f"print('RESULT ' + json.dumps(overhead_kernel.{entry}(config)))"
     )
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT))
     out: list[str] = []
@@ -255,6 +261,15 @@ def main() -> None:
         raw[model] = run_kernel(model, rounds[model], steps[model])
         results[model] = summarise(raw[model])
     checks = bars(results)
+    fresh = run_kernel("mlp", 1, {}, entry="fresh_budget", fresh_steps=FRESH_STEPS)
+    caps = {k: fresh[k]["captures"] for k in ("fresh", "warmed")}
+    checks.append(
+        (
+            f"quick-start MLP, budget=0.05, {FRESH_STEPS} steps: a fresh process captured "
+            f"{caps['fresh']} times, a warmed one {caps['warmed']} (within 2×)",
+            2 * min(caps.values()) >= max(caps.values()),
+        )
+    )
     first = next(iter(raw.values()))
     machine = reporting.machine(first["torch_version"], first["torch_threads"])
     date = reporting.now()
@@ -283,6 +298,10 @@ def main() -> None:
         ),
         "",
         *_problems(results),
+        f"Fresh process (`budget=0.05` on the quick-start MLP first thing in a new kernel, then "
+        f"again in the warmed kernel, {FRESH_STEPS} steps): captures at "
+        f"{fresh['fresh']['capture_steps']} and {fresh['warmed']['capture_steps']}.",
+        "",
         "## Bars",
         "",
         *(f"- {'n/a' if ok is None else 'PASS' if ok else 'FAIL'}: {text}" for text, ok in checks),
@@ -298,6 +317,7 @@ def main() -> None:
         "plan": {m: {"rounds": rounds[m], "steps": steps[m]} for m in models},
         "models": {m: {"title": " ".join(MODELS[m]), **results[m], "raw": raw[m]} for m in models},
         "bars": [{"text": t, "pass": ok} for t, ok in checks],
+        "fresh_budget": fresh,
     }
     reporting.write(args.out, "overhead", text, payload)
 

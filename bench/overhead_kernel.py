@@ -368,3 +368,17 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "probe_forward_ms": probe_ms,
         "rounds": rounds,
     }
+
+
+def fresh_budget(config: dict[str, Any]) -> dict[str, Any]:
+    """``budget=0.05`` first thing in a fresh kernel (no warm-up: the first capture pays the
+    one-time costs), then the same run again in the now warmed process: their captures."""
+    setup = SETUPS[config["model"]]()
+    fresh = sentrycam_variant(budget=BUDGET)(setup, config["fresh_steps"])
+    warmed = sentrycam_variant(budget=BUDGET)(setup, config["fresh_steps"])
+    return {
+        "model": config["model"],
+        "steps": config["fresh_steps"],
+        "fresh": fresh,
+        "warmed": warmed,
+    }
