@@ -54,8 +54,7 @@ echo "== building the frontend bundle"
 npm run --silent build >/dev/null
 ls -l python/sentrycam/static/widget.js | awk '{printf "   widget.js: %.0f KB\n", $5/1024}'
 
-echo "== building the JupyterLab extension (sentrycam-alerts)"
-bash scripts/build-labextension.sh
+# (npm run build builds the JupyterLab extension, sentrycam-alerts, too)
 # An editable install does not copy the wheel's shared data: link the built extension into the
 # environment, where JupyterLab finds it (a wheel puts it there by itself).
 mkdir -p .venv/share/jupyter/labextensions

@@ -75,6 +75,12 @@ def test_the_wheel_installs_the_jupyterlab_extension(wheel, tmp_path):
     """The wheel's data in a fresh prefix: JupyterLab lists the extension from there."""
     # What pip does with a wheel's data: <name>.data/data/* goes under the prefix. Done by hand:
     # `pip install --prefix` would also uninstall the sentrycam this environment runs.
+    section = _listed(wheel, tmp_path)
+    assert "sentrycam-alerts" in section and "enabled" in section and "OK" in section, section
+
+
+def _listed(wheel: Path, tmp_path: Path) -> str:
+    """What `jupyter labextension list` says of the wheel's data installed in a fresh prefix."""
     prefix = tmp_path / "prefix"
     with zipfile.ZipFile(wheel) as zf:
         for name in zf.namelist():
@@ -92,5 +98,48 @@ def test_the_wheel_installs_the_jupyterlab_extension(wheel, tmp_path):
         text=True,
     )
     listing = out.stdout + out.stderr
-    section = listing[listing.index(str(here)) :].split("\n\n")[0]
-    assert "sentrycam-alerts" in section and "enabled" in section and "OK" in section, listing
+    return listing[listing.index(str(here)) :].split("\n\n")[0]
+
+
+@pytest.mark.skipif(
+    not (ROOT / "node_modules" / "@jupyterlab" / "builder").exists(),
+    reason="npm packages not installed (scripts/setup.sh)",
+)
+def test_a_source_install_builds_the_extension_in_an_isolated_environment(tmp_path):
+    """`pip install ./python` from a checkout whose extension was never built: pip's isolated
+    build environment has what building the extension needs, and the wheel carries it."""
+    checkout = tmp_path / "checkout"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in [*files, "python/sentrycam/static/widget.js", "python/sentrycam/static/widget.css"]:
+        source = ROOT / name
+        if source.is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            (checkout / name).write_bytes(source.read_bytes())
+    (checkout / "node_modules").symlink_to(ROOT / "node_modules")
+    assert not (checkout / "python" / "sentrycam" / "labextension").exists()
+    out = tmp_path / "wheel"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "VIRTUAL_ENV")}
+    env["PATH"] = os.pathsep.join(  # no Python with jupyterlab on the PATH but pip's own
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "./python", "-w", str(out)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (built,) = out.glob("sentrycam-*.whl")
+    names = zipfile.ZipFile(built).namelist()
+    share = f"sentrycam-{sentrycam.__version__}.data/data/{EXTENSION}/"
+    assert share + "package.json" in names, names
+    assert any(n.startswith(share + "static/remoteEntry.") for n in names)
+    listing = _listed(built, tmp_path)
+    assert "sentrycam-alerts" in listing and "enabled" in listing and "OK" in listing, listing
