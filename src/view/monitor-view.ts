@@ -17,7 +17,7 @@ import { MetricCharts } from "./charts/metric-charts.ts";
 import { AlertList } from "./alert-list.ts";
 import { DrawQueue } from "./draw-queue.ts";
 import { Analyses } from "./analyses.ts";
-import { drawnHooks, legendSections, statusParts, timelineMarks } from "./view-text.ts";
+import { drawnHooks, hasGroups, legendSections, statusParts, timelineMarks } from "./view-text.ts";
 import { ProblemBar } from "./problem-bar.ts";
 import { Playhead } from "./playhead.ts";
 import { base64Bytes } from "../transport/base64.ts";
@@ -234,7 +234,15 @@ export class MonitorView {
     const style: PanelStyle = { colorBy: this.colorBy, classNames: this.model.get("class_names") ?? [], markWrong: this.toggles.regions };
     this.queue.push({ panels, style, trails });
     const first = panels.find((p) => p.frame.layer === layer) ?? panels[0];
-    this.legend.show(legendSections(first.frame, this.colorBy, this.toggles.regions, style.classNames));
+    const grouped = hasGroups(first.frame);
+    this.toolbar.setGroups(grouped);
+    if (!grouped && this.colorBy === "group") {
+      this.colorBy = "label"; // the groups' frames are gone (a replay of another run): fall back
+      this.toolbar.setColorBy("label");
+      return this.render();
+    }
+    const rings = { selected: first.selectedRows.length, movers: first.moverRows?.length ?? 0 };
+    this.legend.show(legendSections(first.frame, this.colorBy, this.toggles.regions, style.classNames, rings));
     this.updateStatus();
   }
 

@@ -5,8 +5,12 @@ export const PALETTE = [
   "#d62728", "#ff9896", "#9467bd", "#c5b0d5",
 ];
 export const MISSING_COLOR = "#9aa0a6";
-export const CORRECT_COLOR = "#59a14f";
-export const WRONG_COLOR = "#e15759";
+// Marks that sit beside the class colours use colours no class has (a test checks): a green, red
+// or orange ring that a class also wears says nothing.
+export const CORRECT_COLOR = "#1a7f37";
+export const WRONG_COLOR = "#a50026";
+export const MOVER_COLOR = "#00b3c7";
+export const SELECTED_COLOR = "rgba(20,20,20,0.7)";
 
 /** The colour of class `code` (a label or a prediction). */
 export const classColor = (code: number): string => PALETTE[code % PALETTE.length];

@@ -2,7 +2,7 @@
 // heatmap, the rings of selected samples and movers, and the symbols marking wrong predictions.
 import type { Frame } from "../transport/frame.ts";
 import type { Regions } from "../analysis/regions.ts";
-import { PALETTE } from "./palette.ts";
+import { MOVER_COLOR, PALETTE, SELECTED_COLOR } from "./palette.ts";
 
 /** [x0, x1, y0, y1] paper domains of `count` panels in a near-square grid, row by row from the top. */
 export function panelGrid(count: number): [number, number, number, number][] {
@@ -96,10 +96,10 @@ export function ringRows(p: Ringed): number[] {
   return [...p.selectedRows, ...(p.moverRows ?? [])];
 }
 
-/** Rings: selected samples (dark) and movers (orange), at their target positions. */
+/** Rings: selected samples (dark) and movers (MOVER_COLOR, a colour no class has), at their target positions. */
 export function ringTrace(p: Ringed, axes: { xaxis: string; yaxis: string }): object {
   const rows = ringRows(p);
-  const colours = [...Array.from(p.selectedRows, () => "rgba(20,20,20,0.7)"), ...Array.from(p.moverRows ?? [], () => "#ff7f0e")];
+  const colours = [...Array.from(p.selectedRows, () => SELECTED_COLOR), ...Array.from(p.moverRows ?? [], () => MOVER_COLOR)];
   return {
     type: "scattergl", mode: "markers", ...axes,
     x: rows.map((r) => p.xy[2 * r]), y: rows.map((r) => p.xy[2 * r + 1]),

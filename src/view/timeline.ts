@@ -35,7 +35,7 @@ export class Timeline {
     this.playButton = document.createElement("button");
     this.playButton.className = "sentrycam-play";
     this.playButton.title = "Play through the history / pause";
-    this.playButton.textContent = "▶";
+    this.setIcon("play");
     this.playButton.addEventListener("click", () => (this.playing ? this.pause() : this.play()), { signal });
     const track = document.createElement("div");
     track.className = "sentrycam-track";
@@ -74,7 +74,7 @@ export class Timeline {
 
   play(): void {
     if (this.timer !== null) return;
-    this.playButton.textContent = "⏸";
+    this.setIcon("pause");
     this.el.dataset.playing = "1";
     this.timer = setInterval(() => {
       if (!this.handlers.advance()) this.pause();
@@ -85,8 +85,21 @@ export class Timeline {
     if (this.timer === null) return;
     clearInterval(this.timer);
     this.timer = null;
-    this.playButton.textContent = "▶";
+    this.setIcon("play");
     this.el.dataset.playing = "0";
+  }
+
+  /** The button's icon, drawn with CSS (style/widget.css): the ⏸ and ▶ glyphs are missing from
+   *  the fonts of a stock Chromium, where they drew as empty boxes. */
+  private setIcon(icon: "play" | "pause"): void {
+    this.playButton.dataset.icon = icon;
+    this.playButton.setAttribute("aria-label", icon === "play" ? "Play" : "Pause");
+    if (!this.playButton.firstElementChild) {
+      const glyph = document.createElement("span");
+      glyph.className = "sentrycam-icon";
+      glyph.setAttribute("aria-hidden", "true");
+      this.playButton.appendChild(glyph);
+    }
   }
 
   /** Position: `index` of `count` frames; `follow` ticks "live". */

@@ -78,6 +78,15 @@ export class Toolbar {
     this.methodSelect.value = m;
   }
 
+  /** Offer "by group" only when the shown frame has groups. */
+  setGroups(has: boolean): void {
+    const option = [...this.colorSelect.options].find((o) => o.value === "group");
+    if (option !== undefined && option.hidden === has) {
+      option.hidden = !has;
+      option.disabled = !has;
+    }
+  }
+
   setColorBy(c: ColorBy): void {
     this.colorSelect.value = c;
   }

@@ -5,7 +5,7 @@ import type { Alert, TaskBoundary } from "../transport/messages.ts";
 import type { Reduced } from "../reduction/client.ts";
 import { alertsFor } from "./charts/series.ts";
 import { captureNotes } from "./capture-notes.ts";
-import { classColor, groupColor, type ColorBy } from "./palette.ts";
+import { classColor, CORRECT_COLOR, groupColor, MISSING_COLOR, MOVER_COLOR, SELECTED_COLOR, WRONG_COLOR, type ColorBy } from "./palette.ts";
 import { className } from "./scatter-traces.ts";
 import type { TimelineMark } from "./timeline.ts";
 import type { LegendEntry } from "./legend.ts";
@@ -32,11 +32,42 @@ export function timelineMarks(tasks: readonly TaskBoundary[], alerts: readonly A
   ];
 }
 
-/** The legend: class colours (for labels, predictions and the regions), group colours when grouped. */
-export function legendSections(frame: Frame, colorBy: ColorBy, regions: boolean, classNames: readonly string[]): { title: string; entries: LegendEntry[] }[] {
+/** Rings drawn over the points: how many selected samples and movers. */
+export interface Rings {
+  selected: number;
+  movers: number;
+}
+
+/** The legend: class colours (for labels, predictions and the regions), group colours when
+ *  grouped, correct / wrong when coloured so, and the rings (selected samples, movers) drawn. */
+export function legendSections(
+  frame: Frame,
+  colorBy: ColorBy,
+  regions: boolean,
+  classNames: readonly string[],
+  rings: Rings = { selected: 0, movers: 0 },
+): { title: string; entries: LegendEntry[] }[] {
   const codes = (...columns: (Int32Array | null)[]) =>
     [...new Set(columns.flatMap((c) => (c === null ? [] : Array.from(c))))].filter((v) => v >= 0).sort((a, b) => a - b);
   const byClass = colorBy === "label" || colorBy === "pred";
+  const judged: LegendEntry[] = [];
+  if (colorBy === "correct") {
+    let right = 0;
+    let wrong = 0;
+    let unknown = 0;
+    for (let i = 0; i < frame.n; i++) {
+      const l = frame.labels?.[i] ?? -1;
+      const p = frame.preds?.[i] ?? -1;
+      if (l < 0 || p < 0) unknown++;
+      else if (l === p) right++;
+      else wrong++;
+    }
+    judged.push({ color: CORRECT_COLOR, text: `correct (${right})` }, { color: WRONG_COLOR, text: `wrong (${wrong})` });
+    if (unknown > 0) judged.push({ color: MISSING_COLOR, text: `no ${frame.labels === null ? "label" : "prediction"} (${unknown})` });
+  }
+  const ringed: LegendEntry[] = [];
+  if (rings.selected > 0) ringed.push({ color: SELECTED_COLOR, text: `selected (${rings.selected})` });
+  if (rings.movers > 0) ringed.push({ color: MOVER_COLOR, text: `movers (${rings.movers})` });
   return [
     {
       title: regions && !byClass ? "regions" : "class",
@@ -46,8 +77,13 @@ export function legendSections(frame: Frame, colorBy: ColorBy, regions: boolean,
       title: "group",
       entries: colorBy === "group" ? codes(frame.groups).map((v) => ({ color: groupColor(v), text: frame.groupNames[v] ?? String(v) })) : [],
     },
+    { title: "prediction", entries: judged },
+    { title: "rings", entries: ringed },
   ];
 }
+
+/** Whether `frame` puts any sample in a group ("by group" is offered only then). */
+export const hasGroups = (frame: Frame): boolean => frame.groups !== null && frame.groups.some((g) => g >= 0);
 
 /** The testing hooks that describe what is drawn (the root element's data-* attributes). */
 export function drawnHooks(panels: readonly { frame: Frame; regions: unknown; moverRows: Int32Array | null }[], layer: string, trails: number): Record<string, string> {
