@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from typing import Any
+
+#: A snapshot still pending when a cell starts is reported only if the kernel was idle at least
+#: this long since the previous cell ended: then the view's answer, had there been one, would have
+#: been handled. Under "Run All" the cells follow each other within milliseconds, while the
+#: view's answer waits behind them in the kernel's queue: no note then.
+IDLE_S = 1.0
 
 
 def _shell() -> Any:
@@ -21,8 +28,10 @@ def register(monitor: Any) -> tuple[Any, Any, Any] | None:
     if shell is None or not hasattr(shell, "events"):
         return None
     ref = weakref.ref(monitor)  # the hooks must not keep a discarded monitor alive
+    ended = [time.monotonic()]  # when the previous cell ended
 
     def post_execute() -> None:
+        ended[0] = time.monotonic()
         cam = ref()
         if cam is not None:
             cam.flush()
@@ -31,8 +40,9 @@ def register(monitor: Any) -> tuple[Any, Any, Any] | None:
         cam = ref()
         if cam is None:
             return
+        idle = time.monotonic() - ended[0] >= IDLE_S
         for snap in cam.pending_snapshots():
-            if not snap.done and not snap.reported:
+            if idle and not snap.done and not snap.reported:
                 snap.reported = True
                 print(
                     f"sentrycam: snapshot {snap.path} is still waiting for the view; is the "

@@ -269,3 +269,51 @@ def test_replay_shows_a_recording_with_its_alerts(tmp_path, sent):
     )
     assert sent.frame_seqs() == [f.seq for f in live.frames]
     assert sent.of_type("alerts"), "the replayed alerts reach the view"
+
+
+class _Events:
+    """IPython's event registry, as much of it as sentrycam uses."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[str, list] = {}
+
+    def register(self, event, fn) -> None:
+        self.hooks.setdefault(event, []).append(fn)
+
+    def unregister(self, event, fn) -> None:
+        self.hooks[event].remove(fn)
+
+    def fire(self, event) -> None:
+        for fn in list(self.hooks.get(event, [])):
+            fn()
+
+
+def test_a_pending_snapshot_is_noted_only_after_the_kernel_was_idle(
+    tmp_path, sent, monkeypatch, capsys
+):
+    import types
+
+    import sentrycam._notices as notices
+
+    events = _Events()
+    monkeypatch.setattr(notices, "_shell", lambda: types.SimpleNamespace(events=events))
+    now = [100.0]
+    monkeypatch.setattr(notices.time, "monotonic", lambda: now[0])
+    cam = capture(sentrycam.Monitor(), sent)
+    cam._handle_message(
+        cam, {"type": "hello", "view": "v", "have": [], "protocol": PROTOCOL_VERSION}, []
+    )
+    cam.snapshot(tmp_path / "view.png")
+    events.fire("post_execute")  # the snapshot cell ends ...
+    now[0] += 0.01
+    events.fire("pre_run_cell")  # ... and Run All starts the next one at once: the view's
+    assert "still waiting" not in capsys.readouterr().out  # answer is queued behind it
+    events.fire("post_execute")
+    now[0] += 5.0  # the kernel sat idle: an answer would have been handled by now
+    events.fire("pre_run_cell")
+    assert capsys.readouterr().out.count("view.png is still waiting for the view") == 1
+    events.fire("post_execute")
+    now[0] += 5.0
+    events.fire("pre_run_cell")
+    assert "still waiting" not in capsys.readouterr().out  # said once
+    cam.close()
