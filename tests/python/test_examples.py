@@ -33,7 +33,11 @@ def test_quickstart_notebook_runs(tmp_path):
     text = _run(tmp_path, "quickstart.ipynb")
     acc = float(text.split("validation accuracy ")[1].split()[0])
     assert acc > 0.85, text
-    assert "80 frames kept" in text
+    assert "80 frames kept; 0 alerts" in text, "a healthy run raises nothing"
+    # The mistake on purpose (15x the learning rate at step 550) is told at the next capture.
+    alerts = [line for line in text.splitlines() if line.startswith("step ")]
+    assert len(alerts) == 1 and alerts[0].startswith("step 560 warning act1:"), text
+    assert "learning rate too high" in alerts[0] and "act2/dead_frac" in text, text
 
 
 def test_cnn_notebook_runs_within_its_budget(tmp_path):
