@@ -262,6 +262,7 @@ export class MonitorView {
     if (this.disposed) return;
     const shown = this.scatter.show(d.panels, d.style);
     this.onScreen = d;
+    this.updateStatus(); // the status line describes what is drawn, as the plot's title does
     this.updateAttributes();
     await shown;
     this.updateSide();

@@ -28,11 +28,21 @@ export class Playhead {
     return this.follow ? frames.length - 1 : frames.findIndex((f) => f.seq === this.pinned?.seq);
   }
 
-  /** Show `layer`, following its newest frame. */
+  /** Show `layer`: following its newest frame when following, else pinned where the view was
+   *  (its frame at or before the shown step; its first frame when all are later). */
   selectLayer(layer: string): void {
+    const step = this.follow ? undefined : this.pinned?.step;
     this.layer = layer;
-    this.pinned = null;
-    this.follow = true;
+    const frames = this.frames();
+    if (step === undefined || frames.length === 0) {
+      this.pinned = null;
+      this.follow = true;
+      return;
+    }
+    let at = 0;
+    for (let i = 0; i < frames.length && frames[i].step <= step; i++) at = i;
+    this.pinned = frames[at];
+    this.follow = false;
   }
 
   /** Follow the newest frame, or stay on the one shown now. */

@@ -60,11 +60,24 @@ test("play starts from the first frame when following and stops at the newest", 
   assert.equal(head.follow, true);
 });
 
-test("choosing a layer follows its newest frame", () => {
+test("choosing a layer while following follows its newest frame", () => {
   const { store, head } = setup(3);
   store.add(frame(7, "g"));
-  head.scrub(0);
   head.selectLayer("g");
   assert.equal(head.current()?.seq, 7);
   assert.equal(head.follow, true);
+});
+
+test("choosing a layer while scrubbed back keeps the position: the frame at or before its step", () => {
+  const { store, head } = setup(6); // layer h: steps 0 ... 50
+  for (const seq of [10, 12, 14, 16]) store.add({ ...frame(seq, "g"), step: (seq - 10) * 10 }); // g: steps 0, 20, 40, 60
+  head.scrub(3); // h at step 30
+  head.selectLayer("g");
+  assert.equal(head.current()?.step, 20);
+  assert.equal(head.follow, false, "not live again");
+  head.scrub(3); // g's newest (step 60) follows live
+  head.setFollow(false);
+  head.selectLayer("h");
+  assert.equal(head.current()?.step, 50, "h's frame at or before step 60: its newest, still pinned");
+  assert.equal(head.follow, false);
 });
