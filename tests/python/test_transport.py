@@ -317,3 +317,15 @@ def test_a_pending_snapshot_is_noted_only_after_the_kernel_was_idle(
     events.fire("pre_run_cell")
     assert "still waiting" not in capsys.readouterr().out  # said once
     cam.close()
+
+
+def test_problems_of_layers_whose_names_differ_in_digits_are_each_told(sent):
+    """Layer names are not numbers to mask: 'blocks.10' ... 'blocks.13' are four problems."""
+    cam = capture(sentrycam.Monitor(), sent)
+    with pytest.warns(SentrycamWarning):
+        for step in range(3):
+            cam.log(step, {f"blocks.{10 + i}": np.full((4, 2), np.nan) for i in range(4)})
+        cam.flush()
+    told = [p for p in cam.problems if "non-finite" in p]
+    assert {p.split("'")[1] for p in told} == {"blocks.10", "blocks.11", "blocks.12", "blocks.13"}
+    assert len(told) == 12  # each layer's problem, at each of the three steps

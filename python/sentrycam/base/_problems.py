@@ -30,6 +30,17 @@ def defer_warnings_on_this_thread() -> None:
     _thread.defer = True
 
 
+_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+
+
+def problem_kind(message: str) -> str:
+    """What makes a problem the same problem again: its text with numbers masked (the step, a
+    count, a value), except inside quotes, where the names are (layers 'blocks.10' and
+    'blocks.11' are two problems, each told)."""
+    parts = _QUOTED.split(message)
+    return "".join(p if i % 2 else re.sub(r"\d+", "#", p) for i, p in enumerate(parts))
+
+
 class ProblemLog:
     """Rate-limited problems: recorded in ``messages``, sent as notices, warned as warnings."""
 
@@ -47,7 +58,7 @@ class ProblemLog:
         deferred = getattr(_thread, "defer", False)
         if self.strict and exc is not None and not deferred:
             raise exc
-        kind = re.sub(r"\d+", "#", message)
+        kind = problem_kind(message)
         with self._lock:
             seen = self._counts[kind] = self._counts.get(kind, 0) + 1
             if seen > PROBLEM_REPEATS and seen % PROBLEM_RETELL:
