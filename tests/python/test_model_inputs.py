@@ -316,3 +316,30 @@ def test_probe_settings_that_cannot_work_fail_before_training(mlp, probe):
         sentrycam.Monitor(mlp, ["act1"], probe=probe, batch_first="no")
     with pytest.raises(ValueError, match="probe labels has 5 entries"):
         sentrycam.Monitor(mlp, ["act1"], probe={"input": probe[0], "labels": torch.zeros(5)})
+
+
+class Odd(nn.Module):
+    """Outputs whose rows are not the samples: merged with positions, or shared by every one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.merged = nn.Identity()
+        self.table = nn.Identity()
+        self.bias = nn.Parameter(torch.zeros(1, 5, 3))
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        self.merged(x.reshape(-1, 2))  # (N * 2, 2)
+        self.table(self.bias)  # (1, 5, 3): no sample axis
+        return self.head(x)
+
+
+def test_rows_that_are_not_samples_are_told_by_what_the_shape_says():
+    cam = sentrycam.Monitor(Odd(), ["merged", "table"], probe=torch.randn(8, 4), every=1)
+    with pytest.warns(SentrycamWarning) as caught:
+        cam.step(0)
+    text = " ".join(str(w.message) for w in caught)
+    assert "16 = 8 x 2: the samples look merged with positions" in text
+    assert "no dimension of its output has the probe's 8 samples" in text
+    assert "batch_first" not in text  # neither is a time-major model
+    assert cam.frames == []

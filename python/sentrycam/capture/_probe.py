@@ -334,17 +334,29 @@ def _call_names(name: str, count: int) -> str:
 
 
 def _rows_problem(name: str, pooled: Pooled, n_chunk: int, probe: Probe) -> str:
-    """A layer output whose rows do not match the probe's samples, explained by the layout."""
-    shape = pooled.shape
+    """A layer output whose rows do not match the probe's samples, with what its shape says."""
+    shape, rows = pooled.shape, int(pooled.rows.shape[0])
     text = (
-        f"layer {name!r} returned {pooled.rows.shape[0]} rows for a probe batch of {n_chunk} "
-        f"(output shape {shape}); this layer's frame was not sent: "
+        f"layer {name!r} returned {rows} rows for a probe batch of {n_chunk} (output shape "
+        f"{shape}); this layer's frame was not sent: "
     )
-    if probe.batch_dim == 0 and len(shape) >= 2 and shape[1] == n_chunk:
-        return text + probe.layout()
+    if probe.batch_dim == 0 and len(shape) == 3 and shape[1] == n_chunk:
+        return text + probe.layout()  # (T, N, D): a time-major model probed batch-first
+    if n_chunk in shape[1:]:
+        return text + (
+            f"its samples are along dimension {shape.index(n_chunk)}; pass pool={{layer: fn}} "
+            "with fn(output) -> (N, d)"
+        )
+    if rows % n_chunk == 0:
+        return text + (
+            f"{rows} = {n_chunk} x {rows // n_chunk}: the samples look merged with positions "
+            f"into one axis; pass pool={{layer: fn}} with fn(output) -> (N, d), or watch a "
+            "module whose output keeps the samples apart"
+        )
     return text + (
-        "its output is not batch-first; pass pool={layer: fn} with fn(output) -> (N, d) "
-        f"({probe.layout()})"
+        f"no dimension of its output has the probe's {n_chunk} samples: it does not depend on "
+        "the input sample (a table shared by every sample, such as a position bias?); watch "
+        "another module"
     )
 
 
