@@ -343,3 +343,20 @@ def test_rows_that_are_not_samples_are_told_by_what_the_shape_says():
     assert "no dimension of its output has the probe's 8 samples" in text
     assert "batch_first" not in text  # neither is a time-major model
     assert cam.frames == []
+
+
+def test_channels_last_maps_are_pooled_over_their_positions():
+    """torchvision's Swin keeps its maps (N, H, W, C): a row has C values, not W."""
+    tv = torchvision()
+    torch.manual_seed(0)
+    model = tv.models.swin_t(num_classes=10).eval()
+    x = torch.randn(2, 3, 64, 64)
+    layers = ["features", "norm", "features.1"]
+    cam = sentrycam.Monitor(model, layers, probe=x, every=1, sync=True, max_dim=1024)
+    cam.step(0)
+    frames = {f.layer: f for f in cam.frames}
+    assert frames["norm"].shape == (2, 2, 2, 768) and frames["norm"].d == 768
+    assert frames["features"].d == 768 and frames["features.1"].d == 96
+    with torch.no_grad():
+        want = model.norm(model.features(x)).mean((1, 2))
+    np.testing.assert_allclose(frames["norm"].x, want.numpy(), rtol=1e-4, atol=1e-5)

@@ -6,8 +6,11 @@
 
 How positions are found (the *layout* of the output), for every method but ``"flatten"``:
 
-- 4-D and 5-D outputs, from any module, are channels-first maps ``(N, C, *spatial)``: the
-  positions are the spatial axes and a row has ``C`` values.
+- 4-D and 5-D outputs are channels-first maps ``(N, C, *spatial)``: the positions are the
+  spatial axes and a row has ``C`` values. A 4-D output is channels-last ``(N, H, W, C)``
+  (Swin, ConvNeXt blocks) when its module acts on the last dimension (``LayerNorm``, ``Linear``)
+  or, from a module that is not a convolution, pooling or normalisation over channels, when its
+  shape is ``(N, a, a, c)`` with ``c != a`` (maps are square as a rule).
 - 3-D outputs of 1-D convolution, pooling and normalisation modules (``Conv1d``, ``MaxPool1d``,
   ``BatchNorm1d``, ``GroupNorm``, ...) are ``(N, C, L)``: the positions are ``L``.
 - Other 3-D outputs are batch-first token sequences ``(N, T, D)``: the positions are ``T``. A
@@ -141,8 +144,11 @@ def pool_output(
         return Pooled(as_rows(x, "output"), "none", "rows", shape)
     if choice == "flatten":
         return Pooled(as_rows(x, "output"), "flatten", "rows", shape)
-    layout = "channels" if x.ndim >= 4 or _channels_first_1d(module) else "tokens"
+    layout = _layout(x, module)
     method = "mean" if choice == "auto" else choice
+    if layout == "channels_last":  # (N, H, W, C) → (N, C, H, W): one row of C values
+        x = x.permute(0, 3, 1, 2) if is_tensor(x) else np.moveaxis(x, 3, 1)
+        layout = "channels"
     positions = tuple(range(2, x.ndim)) if layout == "channels" else (1,)
     if layout == "tokens" and _fits(mask, x):
         return Pooled(_reduce_masked(x, method, mask), method, layout, shape)
@@ -256,6 +262,43 @@ def _position(x: Any, method: str, layout: str) -> Any:
     if layout == "tokens":
         return x[:, index, :]
     return x.reshape(x.shape[0], x.shape[1], -1)[:, :, index]
+
+
+def _layout(x: Any, module: Any) -> str:
+    """Where the positions of an output with more than two dimensions are: ``"channels"``
+    (channels-first maps), ``"channels_last"`` (4-D maps ``(N, H, W, C)``) or ``"tokens"``."""
+    if x.ndim == 4 and _channels_last(tuple(x.shape), module):
+        return "channels_last"
+    return "channels" if x.ndim >= 4 or _channels_first_1d(module) else "tokens"
+
+
+#: Modules that act on an input's last dimension: a 4-D output of theirs is (N, H, W, C).
+LAST_DIM_MODULES = ("LayerNorm", "Linear", "LazyLinear", "RMSNorm")
+#: Modules whose 4-D output is channels-first (N, C, H, W) whatever its shape.
+CHANNELS_FIRST_PREFIXES = (
+    "Conv",
+    "LazyConv",
+    "BatchNorm",
+    "SyncBatchNorm",
+    "InstanceNorm",
+    "GroupNorm",
+    "MaxPool",
+    "AvgPool",
+    "AdaptiveMaxPool",
+    "AdaptiveAvgPool",
+)
+
+
+def _channels_last(shape: tuple[int, ...], module: Any) -> bool:
+    """A 4-D output laid out ``(N, H, W, C)`` (Swin, ConvNeXt blocks, MambaOut...): told by the
+    module (one that acts on the last dimension), else by the shape: square maps are the rule,
+    so ``(N, a, a, c)`` with ``c != a`` is channels-last and everything else channels-first."""
+    kind = type(module).__name__ if module is not None else ""
+    if kind in LAST_DIM_MODULES:
+        return True
+    if kind.startswith(CHANNELS_FIRST_PREFIXES):
+        return False
+    return shape[1] == shape[2] and shape[3] != shape[2]
 
 
 def _batch_first(module: Any, default: bool = True) -> bool:
