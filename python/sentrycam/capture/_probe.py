@@ -362,8 +362,10 @@ def _rows_problem(name: str, pooled: Pooled, n_chunk: int, probe: Probe) -> str:
 
 def _stages_hint(inner: Any) -> str:
     top = stages(inner)[:8]
-    return "its parent may call its entries one by one, or not at all; the model's top-level " + (
-        f"stages: {', '.join(top)}" if top else "stages: none"
+    return (
+        "the probe runs in eval mode, where training-only branches (auxiliary heads) are "
+        "skipped, and a parent may call a module's entries, or its forward(), directly; the "
+        "model's top-level " + (f"stages: {', '.join(top)}" if top else "stages: none")
     )
 
 
