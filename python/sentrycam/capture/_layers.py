@@ -19,7 +19,9 @@ __all__ = [
     "CALL_SEPARATOR",
     "WatchedLayer",
     "container_refusal",
+    "entries_refusal",
     "resolve_layers",
+    "split_call",
     "stages",
     "unwrap",
 ]
@@ -29,7 +31,7 @@ WRAPPER_ATTRIBUTES["DistributedDataParallel"] = "module"
 # Wrappers that stay in the probe's path (FSDP must run its own forward) but not in layer names.
 INNER_WRAPPER_SEGMENTS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"}
 CALL_SEPARATOR = "#"  # "layer1.0.relu#0": the first call of a module that runs several times
-_CALL = re.compile(r"^(.*)#(-?\d+)$")
+_CALL = re.compile(rf"^(.*){re.escape(CALL_SEPARATOR)}(-?\d+)$")
 CONTAINER_TYPES = ("ModuleList", "ModuleDict")  # no forward of their own: never called
 MAX_CLOSE_NAMES = 5  # an unknown name gets at most this many suggestions
 MAX_STAGES = 12  # ... and the model's first top-level stages
@@ -82,7 +84,7 @@ def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, WatchedLayer]
     found: dict[str, WatchedLayer] = {}
     missing = []
     for name in layers:
-        base, call, given = _split_call(name)
+        base, call, given = split_call(name)
         plain = _strip_wrappers(base, path)
         if plain in modules and plain:
             refusal = container_refusal(name, modules[plain], plain, available)
@@ -96,7 +98,7 @@ def resolve_layers(model: Any, layers: Sequence[str]) -> dict[str, WatchedLayer]
     return found
 
 
-def _split_call(name: str) -> tuple[str, int, bool]:
+def split_call(name: str) -> tuple[str, int, bool]:
     """``("layer1.0.relu", 0, True)`` for ``"layer1.0.relu#0"``; ``(name, -1, False)`` else."""
     match = _CALL.match(name)
     if match is None:
@@ -110,11 +112,15 @@ def container_refusal(name: str, module: Any, plain: str, available: list[str]) 
     if kind not in CONTAINER_TYPES:
         return None
     entries = [n for n in available if n.startswith(plain + ".") and "." not in n[len(plain) + 1 :]]
+    return entries_refusal(name, f"{kind}, a container whose forward is never called", entries)
+
+
+def entries_refusal(name: str, what: str, entries: list[str]) -> str:
+    """A watched container refused (``what`` it is), with the entries to watch instead."""
+    shown = _names(entries[:3]) + (f" ... {entries[-1]!r}" if len(entries) > 3 else "")
     return (
-        f"layer {name!r} is a {kind}, a container whose forward is never called (its parent "
-        f"calls its entries one by one): watch its entries instead, "
-        f"{_names(entries[:3])}{' ... ' + repr(entries[-1]) if len(entries) > 3 else ''}"
-        f" ({len(entries)} entries)"
+        f"layer {name!r} is a {what} (its parent calls its entries one by one): watch its "
+        f"entries instead, {shown} ({len(entries)} entries)"
     )
 
 
@@ -124,7 +130,7 @@ def unknown_names_message(
     """One short paragraph: the unknown names, the closest known ones, the top-level stages."""
     parts = []
     for name in missing:
-        base = _strip_wrappers(_split_call(name)[0], path or [])
+        base = _strip_wrappers(split_call(name)[0], path or [])
         close = difflib.get_close_matches(base, available, n=MAX_CLOSE_NAMES, cutoff=0.6)
         hint = f"closest: {_names(close)}" if close else "no close name"
         parts.append(f"{name!r} ({hint})")

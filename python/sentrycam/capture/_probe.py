@@ -29,7 +29,7 @@ from ._batch import (
     split_probe,
     take_rows,
 )
-from ._layers import CALL_SEPARATOR, WatchedLayer, stages, unwrap
+from ._layers import CALL_SEPARATOR, WatchedLayer, split_call, stages, unwrap
 from ._modes import ProbeModes
 from ._pool import PoolChoice, Pooled, first_tensor, pool_output
 
@@ -92,11 +92,6 @@ class Probe:
             "dimension 0; for a time-major model (inputs (T, N, ...)) pass "
             "Monitor(..., batch_first=False)"
         )
-
-    @property
-    def mask(self) -> Any:
-        """The padding mask ``(N, T)`` of a probe mapping's ``attention_mask``, or ``None``."""
-        return attention_mask(self._given) if self.batch_dim == 0 else None
 
     def follow(self, model: Any) -> None:
         """Keep the inputs on the model's device, floating inputs in its floating dtype.
@@ -169,11 +164,6 @@ class ProbeRunner:
         self.pool = pool
         self.modes = ProbeModes(model, self.inner, probe_mode)
         self._told_calls: set[str] = set()
-
-    @property
-    def modules(self) -> dict[str, Any]:
-        """The watched modules by name."""
-        return {name: layer.module for name, layer in self.layers.items()}
 
     def run(self, probe: Probe, batch: int, mode: str | None = None) -> ProbeRun:
         """Run ``probe`` in chunks of ``batch`` without gradients, in the probe mode (or
@@ -327,9 +317,9 @@ def repeated_calls_message(name: str, module: Any, count: int) -> str:
 
 
 def _call_names(name: str, count: int) -> str:
-    base = name.split(CALL_SEPARATOR)[0]
-    shown = [f"{base}#{k}" for k in range(min(count, 3))]
-    more = f" ... {base + '#' + str(count - 1)!r}" if count > 3 else ""
+    base = split_call(name)[0]
+    shown = [f"{base}{CALL_SEPARATOR}{k}" for k in range(min(count, 3))]
+    more = f" ... {f'{base}{CALL_SEPARATOR}{count - 1}'!r}" if count > 3 else ""
     return ", ".join(repr(n) for n in shown) + more + " (#-1: the last)"
 
 

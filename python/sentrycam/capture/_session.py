@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..base import GroupNames
-from ._distributed import Distributed
+from ._distributed import Distributed, sharded_by
 from ._handoff import LayerCapture
-from ._layers import WatchedLayer, resolve_layers
+from ._layers import WatchedLayer, entries_refusal, resolve_layers, split_call
 from ._modes import ACCURACY_GAP_LIMIT, GAP_LIMIT, gap, gap_message
 from ._pool import check_pool, pool_for
 from ._probe import Probe, ProbeRun, ProbeRunner
@@ -134,19 +134,16 @@ class ProbeSession:
         """
         assert self.runner is not None and self._run_probe is not None
         suspects = {n: w for n, w in modules.items() if type(w.module).__name__ == "Sequential"}
-        if not suspects or self.dist.shards or _has_fsdp(self.runner.inner):
+        if not suspects or self.dist.shards or sharded_by(self.runner.inner) is not None:
             return
         uncalled = self.runner.uncalled(self._run_probe, list(suspects))
         if uncalled:
             name = uncalled[0]
             module = suspects[name].module
-            children = [f"{name.split('#')[0]}.{c}" for c, _ in module.named_children()]
-            shown = ", ".join(repr(c) for c in children[:3]) + (" ..." if len(children) > 3 else "")
-            raise ValueError(
-                f"layer {name!r} is a {type(module).__name__} that the model never "
-                f"calls itself (its parent calls its entries one by one): watch its entries "
-                f"instead, e.g. {shown or 'its parent'}"
-            )
+            base = split_call(name)[0]
+            entries = [f"{base}.{child}" for child, _ in module.named_children()]
+            what = f"{type(module).__name__} that the model never calls itself"
+            raise ValueError(entries_refusal(name, what, entries))
 
     def _gap_matters(self) -> bool:
         assert self.runner is not None
@@ -200,7 +197,3 @@ def _disagreement(run: ProbeRun, batch: ProbeRun, size: int, probe: Probe | None
         return ""
     name = max(gaps, key=lambda n: gaps[n])
     return f"layer {name!r}'s rows differ by {gaps[name]:.0%} from those with batch statistics"
-
-
-def _has_fsdp(inner: Any) -> bool:
-    return any("FullyShardedDataParallel" in type(m).__name__ for m in inner.modules())
