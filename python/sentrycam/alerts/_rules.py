@@ -117,17 +117,13 @@ class History:
         ]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def reference(
-        self, end: int, window: int, min_points: int, want: int = 0
-    ) -> tuple[list[int], list[float]]:
-        """Finite values in the ``window`` steps ending at ``end``; when the cadence is sparse,
-        reaching further back for up to ``want`` points (``min_points`` at least); empty when
-        there are fewer than ``min_points``."""
+    def reference(self, end: int, window: int, min_points: int) -> tuple[list[int], list[float]]:
+        """Finite values in the ``window`` steps ending at ``end``; at least ``min_points``
+        (reaching further back) when the cadence is sparse; empty when there are not enough."""
         steps, vals = self.finite_between(end - window, end)
-        want = max(want, min_points)
-        if len(vals) < want:
+        if len(vals) < min_points:
             all_s, all_v = self.finite_between(-(2**62), end)
-            steps, vals = all_s[-want:], all_v[-want:]
+            steps, vals = all_s[-min_points:], all_v[-min_points:]
         if len(vals) < min_points:
             return [], []
         if len(vals) > REFERENCE_POINTS:
