@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..base import is_tensor
+from ._pool import first_tensor
 
 #: Key of a probe mapping's labels (the Hugging Face habit): taken out, not passed to the model.
 LABELS_KEY = "labels"
@@ -62,18 +63,13 @@ def is_model_input(x: Any) -> bool:
     return False
 
 
-def _first_tensor(x: Any) -> Any:
-    values = x.values() if isinstance(x, Mapping) else x
-    return next((v for v in values if is_tensor(v)), None)
-
-
 def batch_size(x: Any, batch_dim: int = 0) -> int:
     """The number of samples: the size of the first tensor's batch dimension (the length of a
     plain sequence without tensors, for ``log()``'s labels-only probe)."""
     if isinstance(x, Mapping | tuple | list) and not is_tensor(x):
-        values = list(x.values()) if isinstance(x, Mapping) else list(x)
-        found = _first_tensor(x)
+        found = first_tensor(x)
         if found is None:  # log()'s probe: arrays, or a plain list of rows
+            values = x.values() if isinstance(x, Mapping) else x
             found = next((v for v in values if hasattr(v, "shape")), None)
         if found is not None:
             x = found
