@@ -53,8 +53,8 @@ one torch thread each, a new process every ``RECYCLE`` models; a model that runs
 Prints a markdown table; writes bench/results/model_zoo.md and model_zoo.json (not with --quick).
 Usage: .venv/bin/python bench/model_zoo.py [--quick] [--limit-timm N] [--jobs N] [--slow S]
        [--timeout S] [--only torchvision,timm,transformers] [--out DIR]
-torchvision and timm are imported from $SENTRYCAM_BENCH_LIBS (default .venv/library-models, else
-/tmp/sentrycam-benchlibs): see bench/lib_models.py and /work/shared/environment.md.
+torchvision and timm are imported as bench/lib_models.py imports them: from $SENTRYCAM_BENCH_LIBS
+(default .venv/library-models, which scripts/setup.sh makes); see /work/shared/environment.md.
 """
 
 from __future__ import annotations
@@ -105,33 +105,13 @@ LIBS = ("torchvision", "timm", "transformers")
 # ---- libraries -----------------------------------------------------------------------------
 
 
-def libs_dir() -> str:
-    given = os.environ.get("SENTRYCAM_BENCH_LIBS")
-    if given:
-        return given
-    venv = ROOT / ".venv" / "library-models"
-    return str(venv) if venv.is_dir() else "/tmp/sentrycam-benchlibs"
-
-
 def import_vision() -> tuple[Any, Any]:
-    """torchvision and timm, from the libraries folder; torchvision's fake-op registrations of its
-    detection ops skipped (a CUDA build with the CPU torch: /work/shared/environment.md)."""
-    import torch.library as tl
+    """torchvision and timm, imported as the library-model benchmark imports them
+    (bench/lib_models.py: from $SENTRYCAM_BENCH_LIBS, torchvision's fake-op registrations of its
+    detection ops skipped)."""
+    import lib_models
 
-    folder = libs_dir()
-    if os.path.isdir(folder) and folder not in sys.path:
-        sys.path.append(folder)  # after the environment: an installed torchvision wins
-    register_fake = tl.register_fake
-    tl.register_fake = lambda op, *a, **k: (
-        (lambda f: f) if str(op).startswith("torchvision::") else register_fake(op, *a, **k)
-    )
-    try:
-        import torchvision
-    finally:
-        tl.register_fake = register_fake
-    import timm
-
-    return torchvision, timm
+    return lib_models.torchvision, lib_models.timm
 
 
 def count_params(model: Any) -> int:
