@@ -11,8 +11,10 @@ export const PROTOCOL_VERSION = 2;
 /** The package version; equal to package.json's and the Python package's `__version__`. */
 export const VERSION = "0.1.0";
 
-export const REDUCERS = ["umap", "pca"] as const;
+export const REDUCERS = ["umap", "tsne", "pca"] as const;
 export type ReduceMethod = (typeof REDUCERS)[number];
+/** How the view names each reducer. */
+export const REDUCER_LABELS: Record<ReduceMethod, string> = { umap: "UMAP", tsne: "t-SNE", pca: "PCA" };
 /** `value` when it names a reducer, else the default (the first). */
 export const asReducer = (value: unknown): ReduceMethod => (REDUCERS as readonly unknown[]).includes(value) ? (value as ReduceMethod) : REDUCERS[0];
 

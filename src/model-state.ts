@@ -29,13 +29,14 @@ const states = new Map<string, ModelState>();
 
 /** A fresh state (no kernel attached): for tests, the exported page and `modelState`. */
 export function createState(start?: PortFactory): ModelState {
+  const store = new FrameStore();
   return {
     origin: null,
-    store: new FrameStore(),
+    store,
     alerts: [],
     notices: [],
     tasks: [],
-    reduction: new SharedReduction(start),
+    reduction: new SharedReduction(start, (layer) => store.frames(layer)),
     alertListeners: new Set(),
     noticeListeners: new Set(),
     taskListeners: new Set(),

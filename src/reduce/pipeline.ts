@@ -1,18 +1,26 @@
 /**
- * LayerReducer: warm-started reduction of one layer's frames to 2-D ("umap" or "pca").
- * Frame 1 is a cold fit; later frames with the same n and d start from the previous frame's PCA
- * basis, kNN graph and 2-D positions, and the result is Procrustes-aligned to the previous output.
+ * LayerReducer: reduction of one layer's frames to 2-D ("umap", "tsne" or "pca"), warm-started only
+ * from a frame near it in training order. The caller names the frames a frame may start from
+ * (`warmFrom`, best first); without a usable one the frame is fitted cold, and a cold fit depends
+ * on the frame alone (a fixed seed), so a frame reached by a long jump looks as it does in a fresh
+ * view. Each layout's faithfulness (faithfulness.ts) is measured; a warm layout clearly less
+ * faithful than the cold fit its chain started from is refitted cold. Every output is
+ * Procrustes-aligned to the frame it started from (a cold fit: to the last output) so points glide.
  * Synchronous and DOM-free: runs in a Web Worker or in Node.
  *
  * A frame goes through named stages: `finiteRows` (rows with NaN/Inf are left out), then
- * `trivialLayout`, `pcaLayout` or the UMAP stages `preReduce` → `neighbours` → `initialLayout` →
- * layout optimisation, and `finish` (scatter back to all rows, align, keep the warm state).
+ * `trivialLayout`, `pcaLayout`, `tsneLayout` or the UMAP stages `preReduce` → `neighbours` →
+ * `initialLayout` → layout optimisation, then `judge` (faithfulness, refit) and `finish` (scatter
+ * back to all rows, align, keep the warm state).
  */
 import { pca, type PcaResult } from "./pca.ts";
 import { knnBruteForce, knnDescent, type KnnGraph } from "./knn.ts";
 import { fuzzySimplicialSet } from "./fuzzy.ts";
 import { defaultEpochs, optimizeLayout, pcaInit } from "./layout.ts";
 import { alignTo } from "./procrustes.ts";
+import { faithfulness, type Faithfulness } from "./faithfulness.ts";
+import { tsneEmbed } from "./tsne.ts";
+import { graphInPacked, graphInRows, keptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
 import type { ReduceMethod } from "../contract.ts";
 
 /** UMAP's neighbours per point, counting the point itself (umap-learn's default). */
@@ -25,15 +33,24 @@ export const DEFAULT_WARM_EPOCHS = 40;
 export const DEFAULT_WARM_ALPHA = 0.1;
 /** Below this many points a cold kNN is exact (brute force is fast enough and NN-descent has no edge). */
 export const DEFAULT_EXACT_KNN_BELOW = 2048;
-/** When fewer than this share of neighbours survive from the last frame, the map must move a lot... */
-export const REWARM_KEEP_BELOW = 0.25;
-/** ...so the warm layout runs this many times longer... */
-export const REWARM_EPOCH_FACTOR = 3;
-/** ...with at least this learning rate. */
-export const REWARM_MIN_ALPHA = 0.6;
+/**
+ * When fewer than this share of neighbours survive from the frame a UMAP layout starts from, the
+ * frame is not near it: its positions would carry the other frame's picture, so it is fitted cold.
+ */
+export const COLD_KEEP_BELOW = 0.25;
+/**
+ * At or above this share of neighbours kept a warm layout runs DEFAULT_WARM_EPOCHS at
+ * DEFAULT_WARM_ALPHA (between two captures of a noisy layer ~80% is usual); below it, the fewer
+ * kept, the longer and larger its steps, up to a cold fit's at COLD_KEEP_BELOW.
+ */
+export const STEADY_KEEP = 0.75;
+/** A warm layout is refitted cold when its trustworthiness falls this far below its chain's cold fit... */
+export const TRUST_SLACK = 0.02;
+/** ...or its global rank correlation this far (cold fits of one frame differ by ~0.05 between seeds). */
+export const GLOBAL_SLACK = 0.15;
 /** A warm PCA projects on the previous basis unless it lost more than this share of captured variance. */
 export const BASIS_VARIANCE_SLACK = 0.02;
-/** Frame-to-frame seed stride (a prime), so successive frames draw different random numbers. */
+/** Frame-to-frame seed stride (a prime), so successive warm frames draw different random numbers. */
 const SEED_STRIDE = 7919;
 /** Progress fractions at which the UMAP stages start. */
 const STAGE_START = { knn: 0.15, graph: 0.35, layout: 0.4 } as const;
@@ -55,12 +72,33 @@ export interface LayerReducerOptions {
   exactKnnBelow?: number;
 }
 
+export type ProgressFn = (fraction: number, stage: string) => void;
+
+/** What identifies a frame and where it may start from. */
+export interface ReduceOptions {
+  /** The frame's id (its seq): its warm state is kept under it for the frames next to it. */
+  seq?: number;
+  /**
+   * Frames (seqs) this one may warm-start from, best first; the first whose state is kept and of
+   * the same shape is used, else the frame is fitted cold. Omitted: the frame reduced last (a
+   * caller that reduces frames in training order, as the benchmarks do).
+   */
+  warmFrom?: readonly number[];
+  /** Labels per row (−1 = none): the global faithfulness measure compares class centroids. */
+  labels?: Int32Array | null;
+  onProgress?: ProgressFn;
+}
+
 /** One reduced frame; the worker's reply and the main thread's cache carry it as it is (worker/protocol.ts). */
 export interface ReduceResult {
   /** 2n positions (x0, y0, x1, y1, …); NaN for excluded rows. */
   xy: Float32Array;
-  /** True when no warm state was used (first frame, shape change, too few points). */
+  /** True when no warm state was used (first frame, no frame near it, shape change, refit). */
   cold: boolean;
+  /** The frame (seq) the layout started from; null for a cold fit. */
+  warmFrom: number | null;
+  /** How faithful the layout is to the frame (sampled; null with fewer than 3 valid points). */
+  faithfulness: Faithfulness | null;
   /** Human-readable remarks, e.g. "point count changed 500→400: cold fit". */
   notes: string[];
   /** Rows with NaN/Inf values, excluded from the fit. */
@@ -70,30 +108,7 @@ export interface ReduceResult {
   method: ReduceMethod;
 }
 
-export type ProgressFn = (fraction: number, stage: string) => void;
-
-interface WarmState {
-  n: number;
-  d: number;
-  /** Aligned output of the last frame (2n, NaN where excluded). */
-  xy: Float32Array | null;
-  pre: PcaResult | null;
-  pca2: PcaResult | null;
-  /** n×k neighbour graph in original row indices (−1 = none). */
-  knn: Int32Array | null;
-  k: number;
-}
-
-/** The finite rows of one frame, packed: `xc` is m×d, `rows[r]` the original index of row r. */
-interface Rows {
-  n: number;
-  d: number;
-  m: number;
-  rows: Int32Array;
-  xc: Float32Array;
-}
-
-/** What one frame's work needs besides its rows: the previous state (null = cold), seed, notes. */
+/** One frame's work besides its rows: the state it starts from (null = cold), seed, notes. */
 interface FrameContext {
   prev: WarmState | null;
   seed: number;
@@ -101,8 +116,19 @@ interface FrameContext {
   onProgress?: ProgressFn;
 }
 
+/** A layout of the packed rows, the space it was fitted in and what the next frames need. */
+interface Layout {
+  local: Float32Array;
+  cold: boolean;
+  next: Partial<WarmState>;
+  /** The rows as the layout saw them (m×dims): PCA scores or the rows themselves. */
+  z: Float32Array;
+  dims: number;
+}
+
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? "" : "s"}`;
+const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : "n/a");
 
 export class LayerReducer {
   readonly method: ReduceMethod;
@@ -110,11 +136,11 @@ export class LayerReducer {
   private readonly seed: number;
   private readonly pcaDims: number;
   private readonly opts: LayerReducerOptions;
-  private state: WarmState | null = null;
+  private readonly states = new WarmStates();
   private frame = 0;
 
   constructor(opts: LayerReducerOptions) {
-    if (opts.method !== "umap" && opts.method !== "pca") throw new Error(`unknown reducer "${String(opts.method)}"`);
+    if (!["umap", "tsne", "pca"].includes(opts.method)) throw new Error(`unknown reducer "${String(opts.method)}"`);
     this.opts = opts;
     this.method = opts.method;
     this.nNeighbors = Math.max(2, Math.floor(opts.nNeighbors ?? DEFAULT_N_NEIGHBORS));
@@ -122,52 +148,92 @@ export class LayerReducer {
     this.pcaDims = Math.max(2, Math.floor(opts.pcaDims ?? DEFAULT_PCA_DIMS));
   }
 
-  reduce(x: Float32Array, n: number, d: number, onProgress?: ProgressFn): ReduceResult {
+  reduce(x: Float32Array, n: number, d: number, options: ReduceOptions | ProgressFn = {}): ReduceResult {
     const t0 = now();
+    const o: ReduceOptions = typeof options === "function" ? { onProgress: options } : options;
     if (!Number.isInteger(n) || !Number.isInteger(d) || n < 0 || d < 0) throw new Error(`bad shape n=${n} d=${d}`);
     if (x.length < n * d) throw new Error(`x has ${x.length} values, expected n*d = ${n * d}`);
-    const ctx: FrameContext = { prev: this.usableState(n, d), seed: 0, notes: [], onProgress };
-    if (this.state && !ctx.prev) {
-      ctx.notes.push(this.state.n !== n ? `point count changed ${this.state.n}→${n}: cold fit` : `dimension changed ${this.state.d}→${d}: cold fit`);
-    }
     this.frame++;
-    ctx.seed = (this.seed + this.frame * SEED_STRIDE) >>> 0;
+    const seq = o.seq ?? -this.frame;
+    const [prev, prevSeq] = this.source(n, d, o.warmFrom);
+    const ctx: FrameContext = { prev, seed: this.seed, notes: [], onProgress: o.onProgress };
+    const last = this.states.last;
+    if (last && !prev && (last.n !== n || last.d !== d)) {
+      ctx.notes.push(last.n !== n ? `point count changed ${last.n}→${n}: cold fit` : `dimension changed ${last.d}→${d}: cold fit`);
+    } else if (last && !prev && o.warmFrom !== undefined) {
+      ctx.notes.push("cold fit: no frame just before it in training order is reduced");
+    }
+    // Warm frames draw their own random numbers; a cold fit always the same (it depends on the frame alone).
+    if (prev) ctx.seed = (this.seed + Math.abs(seq) * SEED_STRIDE) >>> 0;
     const data = finiteRows(x, n, d);
     const excluded = n - data.m;
     if (excluded > 0) ctx.notes.push(`${plural(excluded, "row")} with NaN/Inf excluded`);
-    let local: Float32Array, cold: boolean, next: Partial<WarmState>;
-    if (data.m <= 2 || d === 0) [local, cold, next] = trivialLayout(data, ctx);
-    else if (this.method === "pca" || data.m <= this.nNeighbors) [local, cold, next] = this.pcaLayout(data, ctx);
-    else [local, cold, next] = this.umapLayout(data, ctx);
-    const xy = this.finish(data, local, ctx.prev, next);
+    const labels = packedLabels(o.labels ?? null, data);
+    let layout = this.layout(data, ctx);
+    let judged: Faithfulness | null = null;
+    if (data.m > 2 && d > 0) [layout, judged] = this.judge(data, labels, layout, ctx);
+    const warmFrom = layout.cold ? null : prevSeq;
+    const reference = layout.cold ? judged : (ctx.prev?.reference ?? judged);
+    // A cold fit is turned to match the last output (only rotated, reflected, moved and scaled).
+    const alignWith = !layout.cold ? ctx.prev : last && last.n === n ? last : null;
+    const xy = this.finish(data, layout, alignWith, seq, reference);
     ctx.onProgress?.(1, "done");
-    return { xy, cold, notes: ctx.notes, excluded, ms: now() - t0, method: this.method };
+    return { xy, cold: layout.cold, warmFrom, faithfulness: judged, notes: ctx.notes, excluded, ms: now() - t0, method: this.method };
   }
 
-  /** The warm state when it fits a frame of n×d, else null (a cold fit). */
-  private usableState(n: number, d: number): WarmState | null {
-    return this.state && this.state.n === n && this.state.d === d ? this.state : null;
+  /** The first state of `warmFrom` kept with this shape (or the last one when not given). */
+  private source(n: number, d: number, warmFrom: readonly number[] | undefined): [WarmState | null, number | null] {
+    const fits = (s: WarmState | null | undefined): s is WarmState => s !== null && s !== undefined && s.n === n && s.d === d;
+    if (warmFrom === undefined) return fits(this.states.last) ? [this.states.last, null] : [null, null];
+    for (const seq of warmFrom) {
+      const s = this.states.get(seq);
+      if (fits(s)) return [s, seq];
+    }
+    return [null, null];
+  }
+
+  private layout(data: Rows, ctx: FrameContext): Layout {
+    if (data.m <= 2 || data.d === 0) return trivialLayout(data, ctx);
+    if (this.method === "pca" || data.m <= this.nNeighbors) return this.pcaLayout(data, ctx);
+    if (this.method === "tsne") return this.tsneLayout(data, ctx);
+    return this.umapLayout(data, ctx);
+  }
+
+  /**
+   * The layout's faithfulness; a warm layout clearly below the cold fit its chain started from is
+   * fitted again cold, and the cold fit kept unless the warm one was better on both measures.
+   */
+  private judge(data: Rows, labels: Int32Array | null, layout: Layout, ctx: FrameContext): [Layout, Faithfulness] {
+    const measure = (l: Layout): Faithfulness => faithfulness(data.xc, data.d, l.z, l.dims, l.local, data.m, labels, this.seed);
+    const q = measure(layout);
+    const ref = ctx.prev?.reference;
+    if (layout.cold || !ref || !(q.trust < ref.trust - TRUST_SLACK || q.global < ref.global - GLOBAL_SLACK)) return [layout, q];
+    const cold = this.layout(data, { ...ctx, prev: null, seed: this.seed });
+    const qc = measure(cold);
+    if (q.trust >= qc.trust && !(q.global < qc.global)) return [layout, q];
+    ctx.notes.push(`refitted cold: the warm layout was less faithful (trust ${fmt(q.trust)} vs ${fmt(qc.trust)}, global ${fmt(q.global)} vs ${fmt(qc.global)})`);
+    ctx.prev = null;
+    return [cold, qc];
   }
 
   /** Scatter the packed layout back to all n rows (NaN for excluded), align, keep as warm state. */
-  private finish(data: Rows, local: Float32Array, prev: WarmState | null, next: Partial<WarmState>): Float32Array {
+  private finish(data: Rows, layout: Layout, alignWith: WarmState | null, seq: number, reference: Faithfulness | null): Float32Array {
     const { n, d, m, rows } = data;
     const xy = new Float32Array(2 * n).fill(NaN);
     for (let r = 0; r < m; r++) {
-      xy[2 * rows[r]] = local[2 * r];
-      xy[2 * rows[r] + 1] = local[2 * r + 1];
+      xy[2 * rows[r]] = layout.local[2 * r];
+      xy[2 * rows[r] + 1] = layout.local[2 * r + 1];
     }
-    // Align to the previous output whenever there is one of the same shape (cold refits too).
-    const out = prev?.xy ? alignTo(xy, prev.xy, n) : xy;
-    this.state = { n, d, xy: out, pre: null, pca2: null, knn: null, k: 0, ...next };
+    const out = alignWith?.xy ? alignTo(xy, alignWith.xy, n) : xy;
+    this.states.put(seq, { n, d, xy: out, pre: null, pca2: null, knn: null, k: 0, reference, ...layout.next });
     return out;
   }
 
   /** PCA to 2-D, warm from the previous basis (also UMAP's layout for ≤ nNeighbors points). */
-  private pcaLayout(data: Rows, ctx: FrameContext): [Float32Array, boolean, Partial<WarmState>] {
+  private pcaLayout(data: Rows, ctx: FrameContext): Layout {
     const { m, d, xc } = data;
     const { prev, seed } = ctx;
-    if (this.method === "umap") ctx.notes.push(`only ${m} points (≤ nNeighbors=${this.nNeighbors}): PCA layout`);
+    if (this.method !== "pca") ctx.notes.push(`only ${m} points (≤ ${this.nNeighbors}): PCA layout`);
     ctx.onProgress?.(0, "pca");
     const k2 = Math.min(2, d);
     const warm = prev?.pca2 && prev.pca2.d === d && prev.pca2.k === k2 ? prev.pca2 : null;
@@ -177,15 +243,19 @@ export class LayerReducer {
       local[2 * r] = res.scores[r * k2];
       local[2 * r + 1] = k2 > 1 ? res.scores[r * k2 + 1] : 0;
     }
-    return [local, !warm || !prev?.xy, { pca2: res }];
+    return { local, cold: !warm || !prev?.xy, next: { pca2: res }, z: xc, dims: d };
   }
 
-  private umapLayout(data: Rows, ctx: FrameContext): [Float32Array, boolean, Partial<WarmState>] {
+  private umapLayout(data: Rows, ctx: FrameContext): Layout {
     const k = this.nNeighbors;
     ctx.onProgress?.(0, "pca");
     const { z, dims, pre } = this.preReduce(data, ctx);
     ctx.onProgress?.(STAGE_START.knn, "knn");
     const { graph, init, keep } = this.neighbours(z, dims, data, ctx);
+    if (init && keep < COLD_KEEP_BELOW) {
+      ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): cold fit`);
+      return this.umapLayout(data, { ...ctx, prev: null, seed: this.seed });
+    }
     ctx.onProgress?.(STAGE_START.graph, "graph");
     const fuzzy = fuzzySimplicialSet(graph);
     const start = this.initialLayout(data, ctx, graph, init, keep, pre);
@@ -195,7 +265,20 @@ export class LayerReducer {
       nEpochs: start.epochs, initialAlpha: start.alpha, seed: ctx.seed,
       onEpoch: onProgress ? (done, total) => { if (done % every === 0) onProgress(STAGE_START.layout + 0.59 * (done / total), "layout"); } : undefined,
     });
-    return [start.emb, start.cold, { pre, knn: graphInRows(graph, data, k), k }];
+    return { local: start.emb, cold: start.cold, next: { pre, knn: graphInRows(graph, data, k), k }, z, dims };
+  }
+
+  /** t-SNE of the pre-reduced rows, from the previous positions when warm (tsne.ts). */
+  private tsneLayout(data: Rows, ctx: FrameContext): Layout {
+    ctx.onProgress?.(0, "pca");
+    const { z, dims, pre } = this.preReduce(data, ctx);
+    const init = ctx.prev?.xy ? warmPositions(ctx.prev.xy, data, null)[0] : null;
+    const onProgress = ctx.onProgress;
+    const local = tsneEmbed(z, data.m, dims, {
+      init, seed: ctx.seed,
+      onIteration: onProgress ? (done, total) => onProgress(STAGE_START.knn + 0.84 * (done / total), "layout") : undefined,
+    });
+    return { local, cold: init === null, next: { pre }, z, dims };
   }
 
   /** PCA to `pcaDims` dimensions when the layer is wider (warm: projected on the last basis). */
@@ -215,7 +298,7 @@ export class LayerReducer {
   }
 
   /**
-   * The kNN graph of the packed rows: refined from the last frame's graph when there is one
+   * The kNN graph of the packed rows: refined from the previous frame's graph when there is one
    * (`init`, in packed indices), else exact or NN-descent; `keep` is the share of neighbours kept.
    */
   private neighbours(z: Float32Array, dims: number, data: Rows, ctx: FrameContext): { graph: KnnGraph; init: Int32Array | null; keep: number } {
@@ -232,7 +315,7 @@ export class LayerReducer {
     return { graph, init, keep: init ? keptShare(graph, init, k) : 1 };
   }
 
-  /** Where the layout starts: the last frame's positions (warm), else a PCA initialisation. */
+  /** Where the layout starts: the previous frame's positions (warm), else a PCA initialisation. */
   private initialLayout(
     data: Rows, ctx: FrameContext, graph: KnnGraph, init: Int32Array | null, keep: number, pre: PcaResult | null,
   ): { emb: Float32Array; cold: boolean; epochs: number; alpha: number } {
@@ -241,14 +324,11 @@ export class LayerReducer {
     if (prev?.xy && init) {
       const [emb, placed] = warmPositions(prev.xy, data, graph);
       if (placed > 0) ctx.notes.push(`${plural(placed, "point")} without a previous position placed near their neighbours`);
-      let epochs = this.opts.warmEpochs ?? DEFAULT_WARM_EPOCHS;
-      let alpha = this.opts.warmAlpha ?? DEFAULT_WARM_ALPHA;
-      if (keep < REWARM_KEEP_BELOW) {
-        ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): longer warm layout`);
-        epochs *= REWARM_EPOCH_FACTOR;
-        alpha = Math.max(alpha, REWARM_MIN_ALPHA);
-      }
-      return { emb, cold: false, epochs, alpha };
+      // The more the neighbourhoods changed, the further the layout must move: longer, larger steps.
+      const change = Math.min(1, Math.max(0, (STEADY_KEEP - keep) / (STEADY_KEEP - COLD_KEEP_BELOW)));
+      const epochs = this.opts.warmEpochs ?? DEFAULT_WARM_EPOCHS, alpha = this.opts.warmAlpha ?? DEFAULT_WARM_ALPHA;
+      const coldEpochs = this.opts.coldEpochs ?? defaultEpochs(m);
+      return { emb, cold: false, epochs: Math.round(epochs + change * Math.max(0, coldEpochs - epochs)), alpha: alpha + change * (1 - alpha) };
     }
     let scores: Float32Array, k: number;
     if (pre) [scores, k] = [pre.scores, pre.k];
@@ -276,81 +356,17 @@ export function finiteRows(x: Float32Array, n: number, d: number): Rows {
   return { n, d, m, rows: Int32Array.from(rows), xc };
 }
 
+/** The labels of the packed rows (null without labels). */
+function packedLabels(labels: Int32Array | null, data: Rows): Int32Array | null {
+  if (labels === null || labels.length < data.n) return null;
+  return data.rows.map((r) => labels[r]);
+}
+
 /** Fewer than three valid points (or no dimensions): nothing to fit. */
-function trivialLayout(data: Rows, ctx: FrameContext): [Float32Array, boolean, Partial<WarmState>] {
+function trivialLayout(data: Rows, ctx: FrameContext): Layout {
   const { n, m } = data;
   if (n > 0 && m <= 2) ctx.notes.push(`only ${plural(m, "valid point")}: trivial layout`);
   const local = new Float32Array(2 * m);
   if (m === 2) { local[0] = -1; local[2] = 1; }
-  return [local, true, {}];
-}
-
-/** The last frame's graph (original indices) in this frame's packed row indices. */
-function graphInPacked(knn: Int32Array, k: number, data: Rows): Int32Array {
-  const { n, m, rows } = data;
-  const toLocal = new Int32Array(n).fill(-1);
-  for (let r = 0; r < m; r++) toLocal[rows[r]] = r;
-  const init = new Int32Array(m * k).fill(-1);
-  for (let r = 0; r < m; r++) {
-    const o = rows[r] * k;
-    for (let s = 0; s < k; s++) {
-      const j = knn[o + s];
-      init[r * k + s] = j >= 0 ? toLocal[j] : -1;
-    }
-  }
-  return init;
-}
-
-/** This frame's graph (packed indices) in original row indices, for the next frame. */
-function graphInRows(graph: KnnGraph, data: Rows, k: number): Int32Array {
-  const { n, m, rows } = data;
-  const out = new Int32Array(n * k).fill(-1);
-  for (let r = 0; r < m; r++) {
-    for (let s = 0; s < graph.k; s++) {
-      const j = graph.indices[r * graph.k + s];
-      out[rows[r] * k + s] = j >= 0 ? rows[j] : -1;
-    }
-  }
-  return out;
-}
-
-/** Share of the new graph's neighbours (self excluded) that were neighbours in `init`. */
-function keptShare(graph: KnnGraph, init: Int32Array, k: number): number {
-  let same = 0, total = 0;
-  for (let r = 0; r < graph.n; r++) {
-    for (let s = 1; s < graph.k; s++) {
-      const j = graph.indices[r * graph.k + s];
-      if (j < 0) continue;
-      total++;
-      for (let t = 0; t < k; t++) if (init[r * k + t] === j) { same++; break; }
-    }
-  }
-  return total > 0 ? same / total : 1;
-}
-
-/** The previous positions of the packed rows; rows without one start at their neighbours' mean. */
-function warmPositions(prevXy: Float32Array, data: Rows, graph: KnnGraph): [Float32Array, number] {
-  const { m, rows } = data;
-  const emb = new Float32Array(2 * m);
-  const has = new Uint8Array(m);
-  for (let r = 0; r < m; r++) {
-    const px = prevXy[2 * rows[r]], py = prevXy[2 * rows[r] + 1];
-    if (Number.isFinite(px) && Number.isFinite(py)) { emb[2 * r] = px; emb[2 * r + 1] = py; has[r] = 1; }
-  }
-  let cx = 0, cy = 0, c = 0;
-  for (let r = 0; r < m; r++) if (has[r]) { cx += emb[2 * r]; cy += emb[2 * r + 1]; c++; }
-  if (c > 0) { cx /= c; cy /= c; }
-  let placed = 0;
-  for (let r = 0; r < m; r++) {
-    if (has[r]) continue;
-    let sx = 0, sy = 0, sc = 0;
-    for (let s = 1; s < graph.k; s++) {
-      const j = graph.indices[r * graph.k + s];
-      if (j >= 0 && has[j]) { sx += emb[2 * j]; sy += emb[2 * j + 1]; sc++; }
-    }
-    emb[2 * r] = sc > 0 ? sx / sc : cx;
-    emb[2 * r + 1] = sc > 0 ? sy / sc : cy;
-    placed++;
-  }
-  return [emb, placed];
+  return { local, cold: true, next: {}, z: data.xc, dims: data.d };
 }

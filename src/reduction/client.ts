@@ -22,6 +22,9 @@ export interface Port {
   close(): void;
 }
 
+/** The reduced frames (seqs) `frame` may warm-start from, nearest first (reduction/warm-source.ts). */
+export type WarmSources = (frame: Frame, method: ReduceMethod) => number[];
+
 /** Starts a port; `inWorker` says whether it is a real worker. */
 export type PortFactory = (onReply: (r: WorkerReply) => void, onFailure: (message: string) => void) => { port: Port; inWorker: boolean };
 
@@ -61,6 +64,8 @@ export class ReductionClient {
   constructor(
     private readonly events: ReductionEvents,
     start: PortFactory = (onReply) => ({ port: mainThreadPort(onReply), inWorker: false }),
+    /** Where each frame may start from; without it, from the frame reduced last (frames sent in order). */
+    private readonly sources?: WarmSources,
   ) {
     const started = start((reply) => this.onReply(reply), (message) => this.workerFailed(message));
     this.port = started.port;
@@ -121,9 +126,12 @@ export class ReductionClient {
     const id = this.nextId++;
     this.busy.set(slot(frame.layer, method), id);
     this.inFlight.set(id, { frame, method });
-    // Copy: the frame's values view the comm buffer the store keeps; the copy is transferred.
+    // Copies: the frame's columns view the comm buffer the store keeps; the copies are transferred.
     const x = frame.x.slice();
-    this.port.post({ type: "reduce", id, layer: frame.layer, method, x, n: frame.n, d: frame.d, seq: frame.seq }, [x.buffer]);
+    const labels = frame.labels?.slice() ?? null;
+    const warmFrom = this.sources?.(frame, method) ?? null;
+    const transfer: Transferable[] = labels === null ? [x.buffer] : [x.buffer, labels.buffer];
+    this.port.post({ type: "reduce", id, layer: frame.layer, method, x, n: frame.n, d: frame.d, seq: frame.seq, warmFrom, labels }, transfer);
   }
 
   private onReply(reply: WorkerReply): void {

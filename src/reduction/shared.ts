@@ -4,6 +4,7 @@
 import { ReductionClient, type PortFactory, type Reduced, type ReductionEvents } from "./client.ts";
 import { ResultCache } from "./cache.ts";
 import type { Frame } from "../transport/frame.ts";
+import { warmSources } from "./warm-source.ts";
 import type { ReduceMethod } from "../contract.ts";
 import type { CallName, WorkerCalls } from "../worker/calls.ts";
 
@@ -15,8 +16,14 @@ export class SharedReduction {
   private client: ReductionClient | null = null;
   private readonly listeners = new Set<ReductionEvents>();
 
-  /** `start` makes the port on first use (no worker for a model that is never shown). */
-  constructor(private readonly start?: PortFactory) {}
+  /**
+   * `start` makes the port on first use (no worker for a model that is never shown); `history`
+   * gives a layer's frames in training order (the store's), from which warm starts are chosen.
+   */
+  constructor(
+    private readonly start?: PortFactory,
+    private readonly history: (layer: string) => readonly Frame[] = () => [],
+  ) {}
 
   subscribe(listener: ReductionEvents): () => void {
     this.listeners.add(listener);
@@ -63,6 +70,7 @@ export class SharedReduction {
         },
       },
       this.start,
+      (frame, method) => warmSources(frame, this.history(frame.layer), (f) => this.cache.peek(f.layer, method, f.seq) !== undefined),
     );
     return this.client;
   }

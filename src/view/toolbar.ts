@@ -1,6 +1,6 @@
 /** Toolbar controls: layer, reducer, colouring, the analysis toggles and the export buttons. */
 import type { ColorBy } from "./palette.ts";
-import { IMAGE_FORMATS, REDUCERS, type ImageFormat, type ReduceMethod } from "../contract.ts";
+import { IMAGE_FORMATS, REDUCER_LABELS, REDUCERS, type ImageFormat, type ReduceMethod } from "../contract.ts";
 
 /** The on/off analyses: every layer side by side, decision regions, samples that moved most. */
 export type Toggle = "allLayers" | "regions" | "movers";
@@ -32,7 +32,7 @@ export class Toolbar {
     this.el = el("div", "sentrycam-toolbar");
     parent.appendChild(this.el);
     this.layerSelect = select(this.el, "layer", "Layer", [], (v) => handlers.layer(v), signal);
-    this.methodSelect = select(this.el, "reducer", "Reducer", REDUCERS.map((r) => [r, r.toUpperCase()]), (v) => handlers.method(v as ReduceMethod), signal);
+    this.methodSelect = select(this.el, "reducer", "Reducer", REDUCERS.map((r) => [r, REDUCER_LABELS[r]]), (v) => handlers.method(v as ReduceMethod), signal);
     this.colorSelect = select(
       this.el,
       "color",

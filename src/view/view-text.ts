@@ -3,6 +3,7 @@
 import type { Frame } from "../transport/frame.ts";
 import type { Alert, TaskBoundary } from "../transport/messages.ts";
 import type { Reduced } from "../reduction/client.ts";
+import { REDUCER_LABELS } from "../contract.ts";
 import { alertsFor } from "./charts/series.ts";
 import { captureNotes } from "./capture-notes.ts";
 import { classColor, CORRECT_COLOR, groupColor, MISSING_COLOR, MOVER_COLOR, SELECTED_COLOR, WRONG_COLOR, type ColorBy } from "./palette.ts";
@@ -14,7 +15,11 @@ import type { LegendEntry } from "./legend.ts";
 export function statusParts(frame: Frame, frames: readonly Frame[], result: Reduced | undefined): string[] {
   const parts = [`step ${frame.step}`, `frame ${frames.findIndex((f) => f.seq === frame.seq) + 1}/${frames.length}`, `${frame.n.toLocaleString()} points`];
   if (result !== undefined) {
-    parts.push(`${result.method.toUpperCase()} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
+    parts.push(`${REDUCER_LABELS[result.method]} ${result.cold ? "cold fit" : "warm"} ${Math.round(result.ms)} ms`);
+    const faith = result.faithfulness;
+    if (faith !== null) {
+      parts.push(`trustworthiness ${faith.trust.toFixed(2)}` + (Number.isFinite(faith.global) ? `, ${faith.globalOf === "classes" ? "class" : "landmark"} distances kept ρ=${faith.global.toFixed(2)}` : ""));
+    }
     if (result.excluded > 0) parts.push(`${result.excluded} non-finite row(s) excluded`);
     parts.push(...result.notes);
   }
@@ -97,5 +102,15 @@ export function drawnHooks(panels: readonly { frame: Frame; regions: unknown; mo
     regions: panels.some((p) => p.regions !== null) ? "1" : "0",
     panels: String(panels.length),
     movers: String(panels.reduce((s, p) => s + (p.moverRows?.length ?? 0), 0)),
+  };
+}
+
+/** The testing hooks that describe the main panel's layout: how it was fitted and how faithful it is. */
+export function fitHooks(result: Reduced | undefined): Record<string, string> {
+  const faith = result?.faithfulness ?? null;
+  return {
+    fit: result === undefined ? "" : result.cold ? "cold" : "warm",
+    trust: faith === null ? "" : faith.trust.toFixed(4),
+    globalRho: faith === null || !Number.isFinite(faith.global) ? "" : faith.global.toFixed(4),
   };
 }

@@ -57,7 +57,7 @@ function reduce(state: WorkerState, msg: ReduceRequest, emit?: (p: ProgressReply
           emit({ type: "progress", id, layer, fraction, stage });
         }
       : undefined;
-    return { type: "result", id, layer, seq, ...reducer.reduce(msg.x, msg.n, msg.d, onProgress) };
+    return { type: "result", id, layer, seq, ...reducer.reduce(msg.x, msg.n, msg.d, { seq, warmFrom: msg.warmFrom ?? undefined, labels: msg.labels, onProgress }) };
   } catch (err) {
     return { type: "error", id, layer, seq, message: messageOf(err) };
   }

@@ -17,6 +17,10 @@ export interface ReduceRequest {
   n: number;
   d: number;
   seq: number;
+  /** Reduced frames (seqs) it may warm-start from, nearest first (empty: a cold fit); null: the frame reduced last. */
+  warmFrom: number[] | null;
+  /** Labels per row (−1 = none) for the faithfulness measure; null without labels. */
+  labels: Int32Array | null;
 }
 
 /** Run one of the worker's calls (calls.ts) with `args`. */

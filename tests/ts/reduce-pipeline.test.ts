@@ -11,7 +11,7 @@ const finiteRows = (xy: Float32Array): number => {
 };
 
 test("n = 0, 1, 2 never throw and give trivial layouts", () => {
-  for (const method of ["umap", "pca"] as const) {
+  for (const method of ["umap", "tsne", "pca"] as const) {
     const r = new LayerReducer({ method });
     const r0 = r.reduce(new Float32Array(0), 0, 5);
     assert.equal(r0.xy.length, 0);
@@ -31,7 +31,7 @@ test("rows with NaN/Inf are excluded and returned as NaN; the rest is laid out",
   const n = 300, d = 12;
   const { x } = clusters(n, d, { seed: 5 });
   x[3 * d + 2] = NaN; x[10 * d] = Infinity; x[299 * d + 11] = -Infinity;
-  for (const method of ["umap", "pca"] as const) {
+  for (const method of ["umap", "tsne", "pca"] as const) {
     const r = new LayerReducer({ method });
     const res = r.reduce(x, n, d);
     assert.equal(res.excluded, 3);
@@ -74,7 +74,7 @@ test("n ≤ nNeighbors falls back to PCA with a note; d < 3 works", () => {
   assert.ok(res.notes.some((s) => s.includes("PCA layout")));
   for (const d of [1, 2]) {
     const { x: xs } = clusters(200, d, { seed: 8 });
-    for (const method of ["umap", "pca"] as const) {
+    for (const method of ["umap", "tsne", "pca"] as const) {
       const out = new LayerReducer({ method }).reduce(xs, 200, d);
       assert.equal(finiteRows(out.xy), 200, `${method} d=${d}`);
     }
@@ -114,19 +114,19 @@ test("PCA reducer: warm frames stay oriented; onProgress is called; bad shapes t
   assert.ok(monotone);
   assert.equal(last, 1);
   assert.throws(() => r.reduce(new Float32Array(10), 5, 3), /expected n\*d/);
-  assert.throws(() => new LayerReducer({ method: "tsne" as "umap" }));
+  assert.throws(() => new LayerReducer({ method: "bogus" as "umap" }));
 });
 
-test("a warm frame whose neighbourhoods changed completely gets a longer re-layout and stays good", () => {
+test("a frame whose neighbourhoods changed completely is fitted cold, as a fresh view of it", () => {
   const n = 600, d = 20;
   const { x: a } = clusters(n, d, { clusters: 6, seed: 31 });
   const { x: b } = clusters(n, d, { clusters: 6, seed: 32 }); // same shape, unrelated geometry
   const r = new LayerReducer({ method: "umap", seed: 2 });
   r.reduce(a, n, d);
   const res = r.reduce(b, n, d);
-  assert.equal(res.cold, false);
+  assert.equal(res.cold, true);
   assert.ok(res.notes.some((s) => s.includes("neighbourhoods changed a lot")), res.notes.join("; "));
   const fresh = new LayerReducer({ method: "umap", seed: 2 }).reduce(b, n, d);
   const qWarm = quality(b, n, d, res.xy).trustworthiness, qCold = quality(b, n, d, fresh.xy).trustworthiness;
-  assert.ok(qWarm >= qCold - 0.03, `warm after a big change ${qWarm} vs cold ${qCold}`);
+  assert.ok(Math.abs(qWarm - qCold) < 1e-6, `after a big change ${qWarm} vs a fresh view ${qCold}`);
 });

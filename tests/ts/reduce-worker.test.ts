@@ -10,7 +10,7 @@ test("reduce request → progress messages and a result; state kept per (layer, 
   const state = createWorkerState();
   state.progressIntervalMs = 0;
   const progress: ProgressReply[] = [];
-  const r1 = handleMessage(state, { type: "reduce", id: 1, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 7 }, (p) => progress.push(p));
+  const r1 = handleMessage(state, { type: "reduce", id: 1, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 7, warmFrom: null, labels: null }, (p) => progress.push(p));
   assert.ok(r1 && r1.type === "result");
   assert.equal(r1.seq, 7);
   assert.equal(r1.id, 1);
@@ -18,12 +18,12 @@ test("reduce request → progress messages and a result; state kept per (layer, 
   assert.equal(r1.xy.length, 600);
   assert.ok(progress.length >= 3 && progress.every((p) => p.id === 1 && p.layer === "fc1"));
   assert.equal(progress[progress.length - 1].fraction, 1);
-  const r2 = handleMessage(state, { type: "reduce", id: 2, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 8 });
+  const r2 = handleMessage(state, { type: "reduce", id: 2, layer: "fc1", method: "umap", x: x.slice(), n: 300, d: 10, seq: 8, warmFrom: null, labels: null });
   assert.ok(r2 && r2.type === "result" && r2.cold === false);
   // another layer and another method are independent
-  const r3 = handleMessage(state, { type: "reduce", id: 3, layer: "fc2", method: "umap", x: x.slice(), n: 300, d: 10, seq: 9 });
+  const r3 = handleMessage(state, { type: "reduce", id: 3, layer: "fc2", method: "umap", x: x.slice(), n: 300, d: 10, seq: 9, warmFrom: null, labels: null });
   assert.ok(r3 && r3.type === "result" && r3.cold === true);
-  const r4 = handleMessage(state, { type: "reduce", id: 4, layer: "fc1", method: "pca", x: x.slice(), n: 300, d: 10, seq: 10 });
+  const r4 = handleMessage(state, { type: "reduce", id: 4, layer: "fc1", method: "pca", x: x.slice(), n: 300, d: 10, seq: 10, warmFrom: null, labels: null });
   assert.ok(r4 && r4.type === "result" && r4.cold === true && r4.method === "pca");
   assert.equal(state.reducers.size, 3);
 });
@@ -62,7 +62,7 @@ test("movers match samples by id: the same samples in another order moved nowher
 
 test("bad request → error reply, not an exception", () => {
   const state = createWorkerState();
-  const r = handleMessage(state, { type: "reduce", id: 5, layer: "L", method: "umap", x: new Float32Array(3), n: 10, d: 10, seq: 1 });
+  const r = handleMessage(state, { type: "reduce", id: 5, layer: "L", method: "umap", x: new Float32Array(3), n: 10, d: 10, seq: 1, warmFrom: null, labels: null });
   assert.ok(r && r.type === "error");
   assert.equal(r.seq, 1);
   assert.match(r.message, /expected n\*d/);
@@ -71,7 +71,7 @@ test("bad request → error reply, not an exception", () => {
 test("createHandler delivers progress then result through one callback", () => {
   const handle = createHandler();
   const replies: WorkerReply[] = [];
-  handle({ type: "reduce", id: 9, layer: "a", method: "pca", x: x.slice(), n: 300, d: 10, seq: 2 }, (r) => replies.push(r));
+  handle({ type: "reduce", id: 9, layer: "a", method: "pca", x: x.slice(), n: 300, d: 10, seq: 2, warmFrom: null, labels: null }, (r) => replies.push(r));
   assert.equal(replies[replies.length - 1].type, "result");
   assert.ok(replies.some((r) => r.type === "progress"));
 });
@@ -80,7 +80,7 @@ test("a transferred result leaves the warm state intact (the next frame starts f
   const handle = createHandler();
   const replies: WorkerReply[] = [];
   const send = (i: number) =>
-    handle({ type: "reduce", id: i, layer: "h", method: "umap", x: x.slice(), n: 300, d: 10, seq: i }, (r) => {
+    handle({ type: "reduce", id: i, layer: "h", method: "umap", x: x.slice(), n: 300, d: 10, seq: i, warmFrom: null, labels: null }, (r) => {
       if (r.type !== "result") return;
       // What postMessage with a transfer list does: the sender's buffer is detached.
       replies.push(structuredClone(r, { transfer: [r.xy.buffer as ArrayBuffer] }));

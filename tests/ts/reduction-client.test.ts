@@ -41,7 +41,7 @@ function heldPort(): { start: PortFactory; posted: WorkerRequest[]; reply(r: Wor
 const result = (req: WorkerRequest): WorkerReply => {
   assert.equal(req.type, "reduce");
   if (req.type !== "reduce") throw new Error("not a reduce request");
-  return { type: "result", id: req.id, layer: req.layer, seq: req.seq, xy: new Float32Array(2 * req.n), cold: true, notes: [], excluded: 0, ms: 1, method: req.method };
+  return { type: "result", id: req.id, layer: req.layer, seq: req.seq, xy: new Float32Array(2 * req.n), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 1, method: req.method };
 };
 
 const noEvents = { result() {}, progress() {}, error() {} };
@@ -105,9 +105,26 @@ test("one shared reduction per model: a second view gets the first view's result
   shared.close();
 });
 
+test("each frame is offered only the reduced frames just before it as warm starts, never the one viewed last", () => {
+  const held = heldPort();
+  const history = [0, 1, 2, 3, 4].map((seq) => frame(seq));
+  const shared = new SharedReduction(held.start, () => history);
+  const ask = (seq: number) => {
+    shared.resultOf(history[seq], "umap");
+    const req = held.posted[held.posted.length - 1];
+    if (req.type !== "reduce") throw new Error("not a reduce request");
+    held.reply(result(req));
+    return req.warmFrom;
+  };
+  assert.deepEqual(ask(4), []); // the newest first (a replay): nothing before it is reduced
+  assert.deepEqual(ask(0), []); // a jump back to the start: cold, not from step 40's layout
+  assert.deepEqual(ask(1), [0]);
+  assert.deepEqual(ask(3), [1, 0]);
+});
+
 test("the result cache evicts the least recently used; peek does not refresh", () => {
   const cache = new ResultCache(2);
-  const r = (seq: number): Reduced => ({ layer: "h", seq, method: "umap", xy: new Float32Array(0), cold: true, notes: [], excluded: 0, ms: 0 });
+  const r = (seq: number): Reduced => ({ layer: "h", seq, method: "umap", xy: new Float32Array(0), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 0 });
   cache.put(r(1));
   cache.put(r(2));
   assert.ok(cache.get("h", "umap", 1)); // 1 is now the most recent

@@ -13,11 +13,11 @@ from typing import Any, Literal, TypedDict, get_args, get_type_hints
 #: Bumped whenever a message changes shape; a view says which one it speaks in ``hello``.
 PROTOCOL_VERSION = 2
 
-Reducer = Literal["umap", "pca"]
+Reducer = Literal["umap", "tsne", "pca"]
 ImageFormat = Literal["png", "svg"]
 NoticeLevel = Literal["warning", "info"]
 
-REDUCERS: tuple[Reducer, ...] = ("umap", "pca")
+REDUCERS: tuple[Reducer, ...] = ("umap", "tsne", "pca")
 IMAGE_FORMATS: tuple[ImageFormat, ...] = ("png", "svg")
 NOTICE_LEVELS: tuple[NoticeLevel, ...] = ("warning", "info")
 #: Frames a monitor holds in memory (and a view per layer) unless told otherwise.
