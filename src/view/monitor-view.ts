@@ -17,6 +17,7 @@ import { MetricCharts } from "./charts/metric-charts.ts";
 import { AlertList } from "./alert-list.ts";
 import { DrawQueue } from "./draw-queue.ts";
 import { Analyses } from "./analyses.ts";
+import { sameDrawing } from "./drawing.ts";
 import { drawnHooks, hasGroups, legendSections, statusParts, timelineMarks } from "./view-text.ts";
 import { ProblemBar } from "./problem-bar.ts";
 import { Playhead } from "./playhead.ts";
@@ -47,6 +48,8 @@ export class MonitorView {
   private progress = "";
   /** What was handed to the plot last (the testing hooks report it, not what is still queued). */
   private onScreen: Drawing | null = null;
+  /** What was queued last: a drawing equal to it is not drawn again. */
+  private pushed: Drawing | null = null;
   private renderQueued = false;
   private disposed = false;
 
@@ -107,7 +110,10 @@ export class MonitorView {
     this.queue = new DrawQueue(
       (d) => this.drawNow(d),
       () => this.scatter.interrupt(),
-      (err) => this.showError(`drawing failed: ${err.message}`),
+      (err) => {
+        this.pushed = null; // the next compose draws again
+        this.showError(`drawing failed: ${err.message}`);
+      },
     );
     const unsubscribe = [
       state.store.subscribe((ev) => (ev.kind === "frame" ? this.onFrame(ev.frame) : this.showError(ev.message))),
@@ -232,7 +238,13 @@ export class MonitorView {
     if (!reduced) this.setProgress(`reducing step ${main.step}…`);
     if (!panels.some((p) => p.frame.layer === layer)) return;
     const style: PanelStyle = { colorBy: this.colorBy, classNames: this.model.get("class_names") ?? [], markWrong: this.toggles.regions };
-    this.queue.push({ panels, style, trails });
+    // A frame that arrives while the worker reduces it composes the panels already on screen
+    // (the newest reduced frame): those are not drawn again.
+    const drawing: Drawing = { panels, style, trails };
+    if (!sameDrawing(this.pushed, drawing)) {
+      this.pushed = drawing;
+      this.queue.push(drawing);
+    }
     const first = panels.find((p) => p.frame.layer === layer) ?? panels[0];
     const grouped = hasGroups(first.frame);
     this.toolbar.setGroups(grouped);

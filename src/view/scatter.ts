@@ -14,6 +14,14 @@ import { hoverRows, panelGrid, regionTrace, ringRows, ringTrace, wrongMarks } fr
 import type { ImageFormat } from "../contract.ts";
 
 const GLIDE_MS = 450;
+/**
+ * Points glide only when the figure holds at most this many. A glide re-plots every point on each
+ * animation frame (Plotly.restyle, then the browser reads the WebGL canvas back to composite it):
+ * cheap for a few thousand points, but at 5,000 points under software WebGL each step took 50-100
+ * ms, so a 450 ms glide was several long tasks per frame, competing with the reduction worker.
+ * Larger clouds jump to their new positions (the warm start keeps them where they were).
+ */
+export const GLIDE_MAX_POINTS = 2000;
 /** Traces per panel: regions, points, trails, rings. */
 export const TRACES_PER_PANEL = 4;
 const POINTS = 1;
@@ -78,6 +86,7 @@ export class ScatterView {
     const previous = this.shown;
     const from = this.onScreen;
     const glide =
+      panels.reduce((sum, p) => sum + p.frame.n, 0) <= GLIDE_MAX_POINTS &&
       previous.length === panels.length &&
       panels.every((p, i) => {
         const q = previous[i], f = from[i];
@@ -214,8 +223,9 @@ export class ScatterView {
       const [x0, x1, y0, y1] = grid[i];
       const suffix = i === 0 ? "" : String(i + 1);
       const range = bounds(...[starts[i], p.xy]);
-      layout[`xaxis${suffix}`] = { domain: [x0, x1], range: range?.x, zeroline: false, showgrid: false, anchor: `y${suffix}`, showticklabels: panels.length === 1 };
-      layout[`yaxis${suffix}`] = { domain: [y0, y1], range: range?.y, zeroline: false, showgrid: false, anchor: `x${suffix}`, showticklabels: panels.length === 1 };
+      // type: no guessing from the values (Plotly scans them for dates on every draw).
+      layout[`xaxis${suffix}`] = { type: "linear", domain: [x0, x1], range: range?.x, zeroline: false, showgrid: false, anchor: `y${suffix}`, showticklabels: panels.length === 1 };
+      layout[`yaxis${suffix}`] = { type: "linear", domain: [y0, y1], range: range?.y, zeroline: false, showgrid: false, anchor: `x${suffix}`, showticklabels: panels.length === 1 };
       annotations.push({
         text: p.title, xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom",
         showarrow: false, font: { size: panels.length === 1 ? 13 : 11 },

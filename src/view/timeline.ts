@@ -27,6 +27,8 @@ export class Timeline {
   private readonly followBox: HTMLInputElement;
   private readonly playButton: HTMLButtonElement;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** The marks drawn now (as setMarks was given them): the same again rebuilds nothing. */
+  private marksKey = "";
 
   constructor(parent: HTMLElement, private readonly handlers: TimelineHandlers, signal: AbortSignal) {
     this.el = document.createElement("div");
@@ -112,6 +114,9 @@ export class Timeline {
   /** Marks at the frames of their steps (`steps`: the steps of the slider's frames, in order). */
   setMarks(marks: readonly TimelineMark[], steps: readonly number[]): void {
     const last = Math.max(1, steps.length - 1);
+    const key = JSON.stringify(marks.map((m) => [m.step, m.kind, m.text, frameAt(steps, m.step), last]));
+    if (key === this.marksKey) return;
+    this.marksKey = key;
     this.marks.replaceChildren(
       ...marks.map((m) => {
         const tick = document.createElement("span");

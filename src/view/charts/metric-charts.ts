@@ -3,7 +3,7 @@
 import Plotly from "../plotly.ts";
 import type { Frame } from "../../transport/frame.ts";
 import type { Alert, TaskBoundary } from "../../transport/messages.ts";
-import { alertsFor, groupKeys, metricSeries, scalarKeys } from "./series.ts";
+import { alertsFor, chartKey, groupKeys, metricSeries, scalarKeys } from "./series.ts";
 import { PALETTE, groupColor } from "../palette.ts";
 import { CHART_PANELS, GROUP_PANELS } from "../../registry.ts";
 
@@ -28,6 +28,8 @@ export class MetricCharts {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = 0;
   private pending: (() => { data: object[]; layout: object; rows: number }) | null = null;
+  /** What the last update asked to draw (see chartKey): an update that changes nothing is dropped. */
+  private key = "";
   private disposed = false;
 
   constructor(parent: HTMLElement) {
@@ -38,6 +40,11 @@ export class MetricCharts {
 
   /** Redraw for `frames` of one layer; calls closer together than 400 ms are merged. */
   update(frames: readonly Frame[], alerts: readonly Alert[], tasks: readonly TaskBoundary[], layer: string, shownStep: number | null): void {
+    // The view asks on every frame, alert and drawing; redrawing the SVG subplots costs 70-190 ms
+    // of the main thread, so only a change of what they show redraws them.
+    const key = chartKey(frames, alerts, tasks, layer, shownStep);
+    if (key === this.key) return;
+    this.key = key;
     this.pending = () => {
       const panels = chartPanels(frames);
       return { data: this.traces(frames, panels), layout: this.layout(panels, alertsFor(alerts, layer), tasks, shownStep, frames), rows: panels.length + 1 };

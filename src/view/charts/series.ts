@@ -1,6 +1,6 @@
 // Pure functions turning frames into per-step series for the metric charts (tested in Node).
 import type { Frame } from "../../transport/frame.ts";
-import type { Alert } from "../../transport/messages.ts";
+import type { Alert, TaskBoundary } from "../../transport/messages.ts";
 import { GROUP_SEPARATOR } from "../../registry.ts";
 
 export interface Series {
@@ -45,4 +45,16 @@ export function groupKeys(frames: readonly Frame[], metric: string): { key: stri
     for (const k of Object.keys(f.metrics)) if (k.startsWith(prefix) && !seen.has(k)) seen.set(k, k.slice(prefix.length));
   }
   return [...seen].map(([key, group]) => ({ key, group }));
+}
+
+/** Everything the charts draw depends on, in a few numbers: the frames (seqs at both ends and how
+ *  many), the layer's alerts (how many, and the newest), the task boundaries and the shown step. */
+export function chartKey(frames: readonly Frame[], alerts: readonly Alert[], tasks: readonly TaskBoundary[], layer: string, shownStep: number | null): string {
+  const mine = alertsFor(alerts, layer);
+  const last = mine[mine.length - 1];
+  return JSON.stringify([
+    layer, frames.length, frames[0]?.seq ?? null, frames[frames.length - 1]?.seq ?? null,
+    mine.length, last === undefined ? null : [last.step, last.severity, last.metric],
+    tasks.map((t) => [t.step, t.name]), shownStep,
+  ]);
 }
