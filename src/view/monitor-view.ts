@@ -104,7 +104,8 @@ export class MonitorView {
     });
     this.legend = new Legend(main);
     const side = div(body, "sentrycam-side");
-    this.charts = new MetricCharts(side);
+    // The charts redraw once the frame being reduced or drawn is on screen (or 5 s later).
+    this.charts = new MetricCharts(side, () => this.queue.busy || this.state.reduction.isBusy(this.playhead.layer));
     this.alertList = new AlertList(side, notices, () => this.updateAttributes());
     this.analyses = new Analyses(state.reduction, () => this.render(), (m) => this.showError(m));
     this.queue = new DrawQueue(

@@ -17,6 +17,11 @@ interface ChartPanel {
   codes?: number[];
 }
 const MIN_INTERVAL_MS = 400;
+/** While the view is busy (a frame being reduced or drawn), a redraw waits this long between
+ *  looks, and at most MAX_DEFER_MS in all: the charts' redraw (70-300 ms of the main thread) then
+ *  neither delays the frame's drawing nor competes with the worker for the CPU. */
+const DEFER_STEP_MS = 200;
+const MAX_DEFER_MS = 5000;
 /** Height per chart row, and the least height (the five fixed rows fit 360 px). */
 const ROW_HEIGHT_PX = 72;
 const MIN_HEIGHT_PX = 360;
@@ -32,7 +37,11 @@ export class MetricCharts {
   private key = "";
   private disposed = false;
 
-  constructor(parent: HTMLElement) {
+  /** When the charts were first asked to redraw since they last did (for MAX_DEFER_MS). */
+  private askedAt: number | null = null;
+
+  /** `busy`: true while the view reduces or draws the frame it is about to show. */
+  constructor(parent: HTMLElement, private readonly busy: () => boolean = () => false) {
     this.el = document.createElement("div");
     this.el.className = "sentrycam-charts";
     parent.appendChild(this.el);
@@ -49,6 +58,7 @@ export class MetricCharts {
       const panels = chartPanels(frames);
       return { data: this.traces(frames, panels), layout: this.layout(panels, alertsFor(alerts, layer), tasks, shownStep, frames), rows: panels.length + 1 };
     };
+    this.askedAt ??= performance.now();
     const wait = Math.max(0, this.last + MIN_INTERVAL_MS - performance.now());
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), wait);
   }
@@ -64,6 +74,12 @@ export class MetricCharts {
       if (!this.disposed) this.timer = setTimeout(() => this.flush(), 1000);
       return;
     }
+    if (this.busy() && performance.now() - (this.askedAt ?? 0) < MAX_DEFER_MS) {
+      this.pending = make;
+      if (!this.disposed) this.timer = setTimeout(() => this.flush(), DEFER_STEP_MS);
+      return;
+    }
+    this.askedAt = null;
     this.last = performance.now();
     const { data, layout, rows } = make();
     // Room for every panel: the per-group panels come and go with the frames' groups.
