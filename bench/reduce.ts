@@ -19,8 +19,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { UMAP } from "umap-js";
 import { LayerReducer } from "../src/reduce/pipeline.ts";
-import { pca, type PcaResult } from "../src/reduce/pca.ts";
-import { DEFAULT_COLD_ITERATIONS, DEFAULT_PERPLEXITY, DEFAULT_WARM_ITERATIONS, tsneEmbed } from "../src/reduce/tsne.ts";
+import { DEFAULT_COLD_ITERATIONS, DEFAULT_PERPLEXITY, DEFAULT_WARM_ITERATIONS } from "../src/reduce/tsne.ts";
 import { displacement, embeddingQuality, qualityReference, type EmbeddingQuality } from "./lib/quality.ts";
 import { driftingClusters } from "./reduce_data.ts";
 import { readRecording } from "./reduce_frames.ts";
@@ -252,35 +251,21 @@ function umapRuns(ds: Dataset, umapJsPerPointS: number | null): MethodRun[] {
   return runs;
 }
 
-/** The pipeline's PCA pre-reduction to 32 dims: cold, or warm on the previous basis (lagged). */
-function preReduce(x: Float32Array, n: number, d: number, prev: PcaResult | null, seed: number): { z: Float32Array; dims: number; pre: PcaResult | null } {
-  const dims = 32;
-  if (d <= dims) return { z: x, dims: d, pre: null };
-  const pre = pca(x, n, d, dims, {
-    warmBasis: prev?.basis, prevComponents: prev?.components, seed, iterations: prev ? 1 : 2,
-    lagged: true, minCaptured: prev ? prev.capturedL - 0.02 : 0,
-  });
-  return { z: pre.scores, dims, pre };
-}
-
 function tsneRuns(ds: Dataset): MethodRun[] {
   const { n, d, frames } = ds;
   const runs: MethodRun[] = [];
   // ours, warm: frame 0 cold, then every frame starts from the previous positions and PCA basis
   const warm: MethodRun = {
     method: "ours t-SNE warm frame", xy: new Map(), seconds: [], pairs: [], skipFirst: true,
-    note: `frames 1…${frames.length - 1} warm: PCA-32 on the previous basis + ${DEFAULT_WARM_ITERATIONS} iterations from the previous positions (time includes the PCA); perplexity ${DEFAULT_PERPLEXITY}, exact kNN, Barnes–Hut`,
+    note: `frames 1…${frames.length - 1} warm: PCA-32 on the previous basis + the previous frame's neighbour graph refined + ${DEFAULT_WARM_ITERATIONS} iterations from the previous positions (the product's LayerReducer, faithfulness check included); perplexity ${DEFAULT_PERPLEXITY}, Barnes–Hut`,
   };
-  let prevPre: PcaResult | null = null, prevXy: Float32Array | null = null;
+  const reducer = new LayerReducer({ method: "tsne", seed: 42 });
   for (let f = 0; f < frames.length; f++) {
-    const t = performance.now();
-    const { z, dims, pre } = preReduce(frames[f], n, d, prevPre, 42);
-    const xy = tsneEmbed(z, n, dims, { init: prevXy, seed: 42 + f });
-    const s = (performance.now() - t) / 1000;
+    const res = reducer.reduce(frames[f], n, d);
+    const s = res.ms / 1000;
     if (f > 0) { warm.seconds.push(s); warm.pairs.push([f - 1, f]); }
-    warm.xy.set(f, xy);
-    [prevPre, prevXy] = [pre, xy];
-    log(`  ours t-SNE ${f > 0 ? "warm" : "cold"} frame ${f}: ${s.toFixed(2)} s`);
+    warm.xy.set(f, res.xy);
+    log(`  ours t-SNE ${res.cold ? "cold" : "warm"} frame ${f}: ${s.toFixed(2)} s${res.notes.length ? ` (${res.notes.join("; ")})` : ""}`);
   }
   runs.push(warm);
   const cold: MethodRun = {
@@ -288,10 +273,9 @@ function tsneRuns(ds: Dataset): MethodRun[] {
     note: `independent cold fit per frame (seed = frame): PCA-32 + ${DEFAULT_COLD_ITERATIONS} iterations (250 exaggerated)`,
   };
   for (let f = 0; f < Math.min(ds.tsneColdFrames, frames.length); f++) {
-    const t = performance.now();
-    const { z, dims } = preReduce(frames[f], n, d, null, 1000 + f);
-    cold.xy.set(f, tsneEmbed(z, n, dims, { seed: 1000 + f }));
-    cold.seconds.push((performance.now() - t) / 1000);
+    const res = new LayerReducer({ method: "tsne", seed: 1000 + f }).reduce(frames[f], n, d);
+    cold.xy.set(f, res.xy);
+    cold.seconds.push(res.ms / 1000);
     if (f > 0) cold.pairs.push([f - 1, f]);
     log(`  ours t-SNE cold fit ${f}: ${cold.seconds[cold.seconds.length - 1].toFixed(2)} s`);
   }

@@ -14,12 +14,13 @@
  * back to all rows, align, keep the warm state).
  */
 import { pca, type PcaResult } from "./pca.ts";
-import { knnBruteForce, knnDescent, type KnnGraph } from "./knn.ts";
+import { knnBruteForce, knnDescent, refineNeighbours, type KnnGraph } from "./knn.ts";
 import { fuzzySimplicialSet } from "./fuzzy.ts";
 import { defaultEpochs, optimizeLayout, pcaInit } from "./layout.ts";
 import { alignTo } from "./procrustes.ts";
 import { faithfulness, type Faithfulness } from "./faithfulness.ts";
-import { tsneEmbed } from "./tsne.ts";
+import { DEFAULT_PERPLEXITY, effectivePerplexity, exactNeighbours, tsneAffinities, tsneEmbed } from "./tsne.ts";
+import { neighbourCount } from "./tsne-affinities.ts";
 import { graphInPacked, graphInRows, keptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
 import type { ReduceMethod } from "../contract.ts";
 
@@ -268,17 +269,32 @@ export class LayerReducer {
     return { local: start.emb, cold: start.cold, next: { pre, knn: graphInRows(graph, data, k), k }, z, dims };
   }
 
-  /** t-SNE of the pre-reduced rows, from the previous positions when warm (tsne.ts). */
+  /**
+   * t-SNE of the pre-reduced rows (tsne.ts); warm: from the previous positions, with the previous
+   * frame's neighbour graph refined instead of an exact kNN search (most of a frame's cost).
+   */
   private tsneLayout(data: Rows, ctx: FrameContext): Layout {
     ctx.onProgress?.(0, "pca");
     const { z, dims, pre } = this.preReduce(data, ctx);
-    const init = ctx.prev?.xy ? warmPositions(ctx.prev.xy, data, null)[0] : null;
+    const { m } = data;
+    ctx.onProgress?.(STAGE_START.knn, "knn");
+    const perplexity = effectivePerplexity(m, DEFAULT_PERPLEXITY);
+    const k = Math.min(m, neighbourCount(m, perplexity) + 1);
+    const prevGraph = ctx.prev?.knn && ctx.prev.k === k ? graphInPacked(ctx.prev.knn, k, data) : null;
+    const graph = prevGraph ? refineNeighbours(z, m, dims, k, prevGraph) : exactNeighbours(z, m, dims, k);
+    const keep = prevGraph ? keptShare(graph, prevGraph, k) : 1;
+    if (keep < COLD_KEEP_BELOW) {
+      ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): cold fit`);
+      return this.tsneLayout(data, { ...ctx, prev: null, seed: this.seed });
+    }
+    ctx.onProgress?.(STAGE_START.graph, "graph");
+    const init = prevGraph && ctx.prev?.xy ? warmPositions(ctx.prev.xy, data, graph)[0] : null;
     const onProgress = ctx.onProgress;
-    const local = tsneEmbed(z, data.m, dims, {
-      init, seed: ctx.seed,
-      onIteration: onProgress ? (done, total) => onProgress(STAGE_START.knn + 0.84 * (done / total), "layout") : undefined,
+    const local = tsneEmbed(z, m, dims, {
+      init, seed: ctx.seed, perplexity, affinities: tsneAffinities(graph, perplexity),
+      onIteration: onProgress ? (done, total) => onProgress(STAGE_START.layout + 0.59 * (done / total), "layout") : undefined,
     });
-    return { local, cold: init === null, next: { pre }, z, dims };
+    return { local, cold: init === null, next: { pre, knn: graphInRows(graph, data, k), k }, z, dims };
   }
 
   /** PCA to `pcaDims` dimensions when the layer is wider (warm: projected on the last basis). */

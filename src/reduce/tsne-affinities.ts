@@ -250,20 +250,29 @@ export function tsneAffinities(g: KnnGraph, perplexity = DEFAULT_PERPLEXITY): Ts
     let beta = mean > 0 ? 1 / mean : 1, lo = 0, hi = Infinity, sum = 0;
     for (let step = 0; step < MAX_BANDWIDTH_STEPS; step++) {
       sum = 0;
-      let dSum = 0;
+      let dSum = 0, d2Sum = 0;
       for (let s = 0; s < k; s++) {
         const j = indices[o + s];
         if (j < 0 || j === i) continue;
-        const w = Math.exp(-beta * (d2[s] - dMin));
+        const e = d2[s] - dMin;
+        const w = Math.exp(-beta * e);
         cond[o + s] = w;
         sum += w;
-        dSum += w * (d2[s] - dMin);
+        dSum += w * e;
+        d2Sum += w * e * e;
       }
-      // H = ln Σw + β·E[d² − dMin]
-      const entropy = Math.log(sum) + (beta * dSum) / sum;
+      // H = ln Σw + β·E[d² − dMin]; dH/dβ = −β·Var[d² − dMin]
+      const mean = dSum / sum;
+      const entropy = Math.log(sum) + beta * mean;
       if (Math.abs(entropy - target) < ENTROPY_TOLERANCE) break;
-      if (entropy > target) { lo = beta; beta = hi === Infinity ? beta * 2 : (beta + hi) / 2; }
-      else { hi = beta; beta = (beta + lo) / 2; }
+      if (entropy > target) lo = beta;
+      else hi = beta;
+      // A Newton step (a handful of steps instead of ~30 halvings), bisection when it leaves the bracket.
+      const slope = -beta * (d2Sum / sum - mean * mean);
+      const newton = slope < 0 ? beta - (entropy - target) / slope : NaN;
+      if (newton > lo && newton < hi) beta = newton;
+      else if (entropy > target) beta = hi === Infinity ? beta * 2 : (beta + hi) / 2;
+      else beta = (beta + lo) / 2;
     }
     for (let s = 0; s < k; s++) cond[o + s] /= sum;
   }
