@@ -13,8 +13,8 @@ import { Rng } from "./rng.ts";
 
 /** Neighbours per point of trustworthiness (the usual k = 10). */
 export const TRUST_K = 10;
-/** Query points of the trustworthiness estimate: its standard error is ~0.005 at 100. */
-export const FAITHFULNESS_SAMPLE = 100;
+/** Query points of the trustworthiness estimate (the same ones every frame of a layer; ~0.005 standard error). */
+export const FAITHFULNESS_SAMPLE = 64;
 /** Classes needed for centroid distances to be a global measure (fewer give ≤ 3 pairs). */
 export const MIN_CLASSES = 4;
 /** Landmarks of the global measure without classes (435 pairs). */

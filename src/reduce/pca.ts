@@ -20,6 +20,12 @@ export interface PcaOptions {
    */
   lagged?: boolean;
   minCaptured?: number;
+  /**
+   * Lagged path only: false keeps the previous basis for the next frame instead of running this
+   * frame's subspace-iteration step (one pass over x fewer); a basis that drifts is caught by
+   * `minCaptured`. Default true.
+   */
+  refine?: boolean;
   /** Called after each pass over x (a product with the data matrix). */
   onPass?: () => void;
   /** Extra basis vectors beyond k (default 8). */
@@ -162,7 +168,8 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   const capturedL = totalVariance > 0 ? Math.min(1, inL / Math.max(1, n - 1) / totalVariance) : 1;
   const components = basis.slice(0, k * d);
   let next = basis;
-  if (lagged) {
+  if (lagged && opts.refine === false) next = vt;
+  else if (lagged) {
     // this frame's subspace-iteration step, used by the next frame
     next = new Float64Array(l * d);
     mulYtX(x, n, d, mean, y, l, next);

@@ -41,16 +41,20 @@ export const DEFAULT_EXACT_KNN_BELOW = 2048;
 export const COLD_KEEP_BELOW = 0.25;
 /**
  * At or above this share of neighbours kept a warm layout runs DEFAULT_WARM_EPOCHS at
- * DEFAULT_WARM_ALPHA (between two captures of a noisy layer ~80% is usual); below it, the fewer
+ * DEFAULT_WARM_ALPHA (between two captures of a noisy layer ~80% is usual; early training loses more); below it, the fewer
  * kept, the longer and larger its steps, up to a cold fit's at COLD_KEEP_BELOW.
  */
-export const STEADY_KEEP = 0.75;
+export const STEADY_KEEP = 0.6;
 /** A warm layout is refitted cold when its trustworthiness falls this far below its chain's cold fit... */
 export const TRUST_SLACK = 0.02;
 /** ...or its global rank correlation this far (cold fits of one frame differ by ~0.05 between seeds). */
 export const GLOBAL_SLACK = 0.15;
-/** A warm PCA projects on the previous basis unless it lost more than this share of captured variance. */
+/** A warm PCA projects on the previous basis unless it lost more than this share of captured variance... */
 export const BASIS_VARIANCE_SLACK = 0.02;
+/** ...and refines the basis (a second pass over the frame) every this many warm frames. */
+export const BASIS_REFRESH_FRAMES = 3;
+/** NN-descent rounds of a warm kNN graph from the previous frame's: one round stays too close to its start to measure how much changed. */
+export const WARM_KNN_ROUNDS = 2;
 /** Frame-to-frame seed stride (a prime), so successive warm frames draw different random numbers. */
 const SEED_STRIDE = 7919;
 /** Progress fractions at which the UMAP stages start. */
@@ -250,7 +254,7 @@ export class LayerReducer {
   private umapLayout(data: Rows, ctx: FrameContext): Layout {
     const k = this.nNeighbors;
     ctx.onProgress?.(0, "pca");
-    const { z, dims, pre } = this.preReduce(data, ctx);
+    const { z, dims, pre, basisAge } = this.preReduce(data, ctx);
     ctx.onProgress?.(STAGE_START.knn, "knn");
     const { graph, init, keep } = this.neighbours(z, dims, data, ctx);
     if (init && keep < COLD_KEEP_BELOW) {
@@ -266,7 +270,7 @@ export class LayerReducer {
       nEpochs: start.epochs, initialAlpha: start.alpha, seed: ctx.seed,
       onEpoch: onProgress ? (done, total) => { if (done % every === 0) onProgress(STAGE_START.layout + 0.59 * (done / total), "layout"); } : undefined,
     });
-    return { local: start.emb, cold: start.cold, next: { pre, knn: graphInRows(graph, data, k), k }, z, dims };
+    return { local: start.emb, cold: start.cold, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
   }
 
   /**
@@ -275,7 +279,7 @@ export class LayerReducer {
    */
   private tsneLayout(data: Rows, ctx: FrameContext): Layout {
     ctx.onProgress?.(0, "pca");
-    const { z, dims, pre } = this.preReduce(data, ctx);
+    const { z, dims, pre, basisAge } = this.preReduce(data, ctx);
     const { m } = data;
     ctx.onProgress?.(STAGE_START.knn, "knn");
     const perplexity = effectivePerplexity(m, DEFAULT_PERPLEXITY);
@@ -294,23 +298,25 @@ export class LayerReducer {
       init, seed: ctx.seed, perplexity, affinities: tsneAffinities(graph, perplexity),
       onIteration: onProgress ? (done, total) => onProgress(STAGE_START.layout + 0.59 * (done / total), "layout") : undefined,
     });
-    return { local, cold: init === null, next: { pre, knn: graphInRows(graph, data, k), k }, z, dims };
+    return { local, cold: init === null, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
   }
 
   /** PCA to `pcaDims` dimensions when the layer is wider (warm: projected on the last basis). */
-  private preReduce(data: Rows, ctx: FrameContext): { z: Float32Array; dims: number; pre: PcaResult | null } {
+  private preReduce(data: Rows, ctx: FrameContext): { z: Float32Array; dims: number; pre: PcaResult | null; basisAge: number } {
     const { m, d, xc } = data;
-    if (d <= this.pcaDims) return { z: xc, dims: d, pre: null };
+    if (d <= this.pcaDims) return { z: xc, dims: d, pre: null, basisAge: 0 };
     const prev = ctx.prev;
     const warm = prev?.pre && prev.pre.d === d && prev.pre.k === this.pcaDims ? prev.pre : null;
     let passes = 0;
     const onProgress = ctx.onProgress;
+    const basisAge = warm ? (prev?.basisAge ?? 0) + 1 : 0;
+    const refine = basisAge % BASIS_REFRESH_FRAMES === 0;
     const pre = pca(xc, m, d, this.pcaDims, {
       warmBasis: warm?.basis, prevComponents: warm?.components, seed: ctx.seed, iterations: warm ? 1 : 2,
-      lagged: true, minCaptured: warm ? warm.capturedL - BASIS_VARIANCE_SLACK : 0,
+      lagged: true, minCaptured: warm ? warm.capturedL - BASIS_VARIANCE_SLACK : 0, refine,
       onPass: onProgress ? () => { passes++; onProgress(Math.min(STAGE_START.knn - 0.01, 0.025 * passes), "pca"); } : undefined,
     });
-    return { z: pre.scores, dims: this.pcaDims, pre };
+    return { z: pre.scores, dims: this.pcaDims, pre, basisAge };
   }
 
   /**
@@ -325,7 +331,7 @@ export class LayerReducer {
     const onProgress = ctx.onProgress;
     const onRound = onProgress ? (r: number, total: number): void => onProgress(STAGE_START.knn + 0.2 * (r / total), "knn") : undefined;
     let graph: KnnGraph;
-    if (init) graph = knnDescent(z, m, dims, k, { init, seed: ctx.seed, iterations: 2, onRound });
+    if (init) graph = knnDescent(z, m, dims, k, { init, seed: ctx.seed, iterations: WARM_KNN_ROUNDS, onRound });
     else if (m < (this.opts.exactKnnBelow ?? DEFAULT_EXACT_KNN_BELOW)) graph = knnBruteForce(z, m, dims, k);
     else graph = knnDescent(z, m, dims, k, { seed: ctx.seed, onRound });
     return { graph, init, keep: init ? keptShare(graph, init, k) : 1 };

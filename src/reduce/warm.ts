@@ -14,6 +14,8 @@ export interface WarmState {
   /** Aligned output of the frame (2n, NaN where excluded). */
   xy: Float32Array | null;
   pre: PcaResult | null;
+  /** Warm frames since `pre`'s basis was last refined. */
+  basisAge?: number;
   pca2: PcaResult | null;
   /** n×k neighbour graph in original row indices (−1 = none). */
   knn: Int32Array | null;
