@@ -18,7 +18,7 @@ import { AlertList } from "./alert-list.ts";
 import { DrawQueue } from "./draw-queue.ts";
 import { Analyses } from "./analyses.ts";
 import { sameDrawing } from "./drawing.ts";
-import { drawnHooks, hasGroups, legendSections, statusParts, timelineMarks } from "./view-text.ts";
+import { drawnHooks, fitHooks, hasGroups, legendSections, statusParts, timelineMarks } from "./view-text.ts";
 import { ProblemBar } from "./problem-bar.ts";
 import { Playhead } from "./playhead.ts";
 import { base64Bytes } from "../transport/base64.ts";
@@ -366,7 +366,9 @@ export class MonitorView {
   }
 
   private updateAttributes(): void {
-    Object.assign(this.root.dataset, drawnHooks(this.onScreen?.panels ?? [], this.playhead.layer, this.onScreen?.trails ?? 0), {
+    const main = this.onScreen?.panels.find((p) => p.frame.layer === this.playhead.layer);
+    const fit = main === undefined ? undefined : this.state.reduction.cache.peek(main.frame.layer, main.method, main.frame.seq);
+    Object.assign(this.root.dataset, drawnHooks(this.onScreen?.panels ?? [], this.playhead.layer, this.onScreen?.trails ?? 0), fitHooks(fit), {
       frames: String(this.state.store.received),
       layer: this.playhead.layer,
       alerts: String(this.state.alerts.length),
