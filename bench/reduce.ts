@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { UMAP } from "umap-js";
-import { LayerReducer } from "../src/reduce/pipeline.ts";
+import { DEFAULT_WARM_EPOCHS, LayerReducer } from "../src/reduce/pipeline.ts";
 import { DEFAULT_COLD_ITERATIONS, DEFAULT_PERPLEXITY, DEFAULT_WARM_ITERATIONS } from "../src/reduce/tsne.ts";
 import { displacement, embeddingQuality, qualityReference, type EmbeddingQuality } from "./lib/quality.ts";
 import { driftingClusters } from "./reduce_data.ts";
@@ -209,7 +209,7 @@ function umapRuns(ds: Dataset, umapJsPerPointS: number | null): MethodRun[] {
     if (f > 0) warm.pairs.push([f - 1, f]);
     log(`  ours ${res.cold ? "cold" : "warm"} frame ${f}: ${s.toFixed(2)} s`);
   }
-  warm.note = `frames 1…${frames.length - 1} warm-started (PCA basis, kNN graph, positions), 40 epochs` + (notes.size ? `; ${[...notes].join("; ")}` : "");
+  warm.note = `frames 1…${frames.length - 1} warm-started (PCA basis, kNN graph, positions), ${DEFAULT_WARM_EPOCHS} epochs (more when many neighbours changed)` + (notes.size ? `; ${[...notes].join("; ")}` : "");
   runs.push(warm);
   // ours, cold: an independent fit (own seed) per frame
   const cold: MethodRun = { method: "ours, cold frame", xy: new Map(), seconds: [], pairs: [], note: "independent cold fit per frame (seed = frame)" };

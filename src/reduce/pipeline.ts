@@ -29,7 +29,7 @@ export const DEFAULT_N_NEIGHBORS = 15;
 /** Dimensions kept by the PCA pre-reduction before kNN: neighbours in 32 PCs match full-D ones closely. */
 export const DEFAULT_PCA_DIMS = 32;
 /** Layout epochs of a warm frame: the previous positions are close already. */
-export const DEFAULT_WARM_EPOCHS = 40;
+export const DEFAULT_WARM_EPOCHS = 25;
 /** Initial learning rate of a warm layout (a cold fit starts at 1): small steps keep points in place. */
 export const DEFAULT_WARM_ALPHA = 0.1;
 /** Below this many points a cold kNN is exact (brute force is fast enough and NN-descent has no edge). */
