@@ -285,39 +285,63 @@ export const REFINE_HOP_WIDTH = 15;
  * further than two hops; callers check how much of `init` survived.
  */
 export function refineNeighbours(z: Float32Array, m: number, dims: number, k: number, init: Int32Array): KnnGraph {
+  const K = k - 1; // neighbours besides the point itself
   const indices = new Int32Array(m * k).fill(-1);
   const distances = new Float32Array(m * k).fill(Infinity);
   const seen = new Int32Array(m).fill(-1);
-  const cand: number[] = [];
-  const dist: number[] = [];
-  const order: number[] = [];
+  // the best K candidates so far: a max-heap on squared distance
+  const hd = new Float64Array(Math.max(1, K)), hj = new Int32Array(Math.max(1, K));
+  const hop = Math.min(k, REFINE_HOP_WIDTH + 1);
   for (let i = 0; i < m; i++) {
-    cand.length = 0;
-    const offer = (j: number): void => {
-      if (j < 0 || j === i || seen[j] === i) return;
-      seen[j] = i;
-      cand.push(j);
-    };
-    for (let s = 0; s < k; s++) offer(init[i * k + s]);
-    for (let s = 0, hops = 0; s < k && hops < REFINE_HOPS; s++) {
-      const j = init[i * k + s];
-      if (j < 0 || j === i) continue;
-      hops++;
-      for (let t = 0; t < Math.min(k, REFINE_HOP_WIDTH + 1); t++) offer(init[j * k + t]);
+    let size = 0;
+    seen[i] = i;
+    for (let pass = 0, hops = 0; pass <= k && hops <= REFINE_HOPS; pass++) {
+      // pass 0: the previous neighbours themselves; pass s: the first neighbours of neighbour s
+      const from = pass === 0 ? i : init[i * k + pass - 1];
+      if (pass > 0 && (from < 0 || from === i)) continue;
+      if (pass > 0) hops++;
+      const width = pass === 0 ? k : hop;
+      for (let t = 0; t < width; t++) {
+        const j = init[from * k + t];
+        if (j < 0 || seen[j] === i) continue;
+        seen[j] = i;
+        const dist = sqDist(z, i, j, dims);
+        if (size < K) {
+          // sift up
+          let c = size++;
+          while (c > 0) {
+            const p = (c - 1) >> 1;
+            if (hd[p] >= dist) break;
+            hd[c] = hd[p]; hj[c] = hj[p]; c = p;
+          }
+          hd[c] = dist; hj[c] = j;
+        } else if (K > 0 && dist < hd[0]) {
+          // replace the root, sift down
+          let c = 0;
+          for (;;) {
+            const l = 2 * c + 1;
+            if (l >= K) break;
+            const r = l + 1 < K && hd[l + 1] > hd[l] ? l + 1 : l;
+            if (hd[r] <= dist) break;
+            hd[c] = hd[r]; hj[c] = hj[r]; c = r;
+          }
+          hd[c] = dist; hj[c] = j;
+        }
+      }
     }
-    dist.length = 0;
-    order.length = 0;
-    for (let c = 0; c < cand.length; c++) {
-      dist.push(sqDist(z, i, cand[c], dims));
-      order.push(c);
-    }
-    order.sort((a, b) => dist[a] - dist[b]);
-    indices[i * k] = i;
-    distances[i * k] = 0;
-    for (let s = 1; s < k && s - 1 < order.length; s++) {
-      const c = order[s - 1];
-      indices[i * k + s] = cand[c];
-      distances[i * k + s] = Math.sqrt(dist[c]);
+    // heap → ascending rows (K is small: insertion sort)
+    const o = i * k;
+    indices[o] = i;
+    distances[o] = 0;
+    for (let s = 0; s < size; s++) {
+      let t = s;
+      while (t > 0 && distances[o + t] > Math.sqrt(hd[s])) {
+        distances[o + t + 1] = distances[o + t];
+        indices[o + t + 1] = indices[o + t];
+        t--;
+      }
+      distances[o + t + 1] = Math.sqrt(hd[s]);
+      indices[o + t + 1] = hj[s];
     }
   }
   return { n: m, k, indices, distances };

@@ -53,8 +53,6 @@ export const GLOBAL_SLACK = 0.15;
 export const BASIS_VARIANCE_SLACK = 0.02;
 /** ...and refines the basis (a second pass over the frame) every this many warm frames. */
 export const BASIS_REFRESH_FRAMES = 3;
-/** NN-descent rounds of a warm kNN graph from the previous frame's: one round stays too close to its start to measure how much changed. */
-export const WARM_KNN_ROUNDS = 2;
 /** Frame-to-frame seed stride (a prime), so successive warm frames draw different random numbers. */
 const SEED_STRIDE = 7919;
 /** Progress fractions at which the UMAP stages start. */
@@ -320,8 +318,9 @@ export class LayerReducer {
   }
 
   /**
-   * The kNN graph of the packed rows: refined from the previous frame's graph when there is one
-   * (`init`, in packed indices), else exact or NN-descent; `keep` is the share of neighbours kept.
+   * The kNN graph of the packed rows: the previous frame's graph refined when there is one
+   * (`init`, in packed indices: refineNeighbours, linear in m), else exact or NN-descent; `keep`
+   * is the share of neighbours kept.
    */
   private neighbours(z: Float32Array, dims: number, data: Rows, ctx: FrameContext): { graph: KnnGraph; init: Int32Array | null; keep: number } {
     const k = this.nNeighbors;
@@ -331,7 +330,7 @@ export class LayerReducer {
     const onProgress = ctx.onProgress;
     const onRound = onProgress ? (r: number, total: number): void => onProgress(STAGE_START.knn + 0.2 * (r / total), "knn") : undefined;
     let graph: KnnGraph;
-    if (init) graph = knnDescent(z, m, dims, k, { init, seed: ctx.seed, iterations: WARM_KNN_ROUNDS, onRound });
+    if (init) graph = refineNeighbours(z, m, dims, k, init);
     else if (m < (this.opts.exactKnnBelow ?? DEFAULT_EXACT_KNN_BELOW)) graph = knnBruteForce(z, m, dims, k);
     else graph = knnDescent(z, m, dims, k, { seed: ctx.seed, onRound });
     return { graph, init, keep: init ? keptShare(graph, init, k) : 1 };

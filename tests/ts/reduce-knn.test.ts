@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { knnBruteForce, knnDescent } from "../../src/reduce/knn.ts";
+import { knnBruteForce, knnDescent, refineNeighbours } from "../../src/reduce/knn.ts";
 import { knnGraphRecall } from "../../bench/lib/quality.ts";
 import { clusters, jitter } from "../../bench/lib/synthetic.ts";
 
@@ -74,4 +74,25 @@ test("duplicates and tiny inputs: no self-duplicates, no -1 when enough points",
   const small = knnDescent(new Float32Array([0, 0, 1, 1, 2, 2]), 3, 2, 15);
   assert.equal(small.k, 3);
   assert.deepEqual(Array.from(small.indices.subarray(0, 3)), [0, 1, 2]);
+});
+
+test("refineNeighbours: the previous graph refined finds the new neighbours of a frame that moved a little", () => {
+  const n = 1500, d = 16;
+  const { x } = clusters(n, d, { seed: 3 });
+  for (const k of [15, 91]) {
+    const before = knnBruteForce(x, n, d, k);
+    const moved = jitter(x, 0.05);
+    const exact = knnBruteForce(moved, n, d, k);
+    const got = refineNeighbours(moved, n, d, k, before.indices);
+    let same = 0;
+    for (let i = 0; i < n; i++) {
+      assert.equal(got.indices[i * k], i);
+      const want = new Set(exact.indices.subarray(i * k, i * k + k));
+      for (let s = 0; s < k; s++) {
+        if (want.has(got.indices[i * k + s])) same++;
+        if (s > 0) assert.ok(got.distances[i * k + s] >= got.distances[i * k + s - 1]);
+      }
+    }
+    assert.ok(same / (n * k) > 0.97, `k=${k}: recall ${same / (n * k)}`);
+  }
 });

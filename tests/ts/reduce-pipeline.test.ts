@@ -125,7 +125,8 @@ test("a frame whose neighbourhoods changed completely is fitted cold, as a fresh
   r.reduce(a, n, d);
   const res = r.reduce(b, n, d);
   assert.equal(res.cold, true);
-  assert.ok(res.notes.some((s) => s.includes("neighbourhoods changed a lot")), res.notes.join("; "));
+  // Caught by the neighbours kept or by the faithfulness check, and said either way.
+  assert.ok(res.notes.some((s) => /neighbourhoods changed a lot|refitted cold/.test(s)), res.notes.join("; "));
   const fresh = new LayerReducer({ method: "umap", seed: 2 }).reduce(b, n, d);
   const qWarm = quality(b, n, d, res.xy).trustworthiness, qCold = quality(b, n, d, fresh.xy).trustworthiness;
   assert.ok(Math.abs(qWarm - qCold) < 1e-6, `after a big change ${qWarm} vs a fresh view ${qCold}`);
