@@ -25,7 +25,7 @@ export const NORMAL_ITERATIONS = 500;
 /** A cold fit: exaggeration phase plus normal phase, 750 in all (openTSNE's schedule). */
 export const DEFAULT_COLD_ITERATIONS = EARLY_EXAGGERATION_ITERATIONS + NORMAL_ITERATIONS;
 /** A warm frame: the previous layout is already a t-SNE minimum of a nearby P. */
-export const DEFAULT_WARM_ITERATIONS = 30;
+export const DEFAULT_WARM_ITERATIONS = 50;
 /** Warm learning rate as a share of the cold normal phase's: smaller steps leave a settled layout in place. */
 export const WARM_LEARNING_RATE_SHARE = 0.25;
 /** openTSNE's momentum in both phases (its 1.0 default; the classic 0.5 → 0.8 converges no better). */

@@ -115,11 +115,19 @@ def test_a_frame_that_cannot_fit_is_refused_with_a_warning_and_metrics_still_run
         ({"budget": 1.5}, "budget"),
         ({"budget": 0}, "budget"),
         ({"dtype": "bfloat16"}, "dtype"),
+        ({"reducer": "t-sne"}, r"reducer must be one of \('umap', 'tsne', 'pca'\)"),
     ],
 )
 def test_settings_that_cannot_work_are_value_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sentrycam.Monitor(**kwargs)
+
+
+@pytest.mark.parametrize("reducer", ["umap", "tsne", "pca"])
+def test_every_reducer_is_accepted_and_synced_to_the_view(reducer):
+    cam = sentrycam.Monitor(reducer=reducer)
+    assert cam.reducer == reducer
+    cam.close()
 
 
 def _cnn() -> nn.Module:
