@@ -126,13 +126,7 @@ function runUmapJs(x: Float32Array, n: number, d: number): { xy: Float32Array; s
 }
 
 function runUmapLearn(ds: Dataset, count: number): { xy: Float32Array[]; seconds: number[]; note: string } {
-  const dir = join(tmpdir(), `sentrycam-bench-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  const files = ds.frames.slice(0, count).map((x, f) => {
-    const p = join(dir, `frame${f}.f32`);
-    writeFileSync(p, new Uint8Array(x.buffer, x.byteOffset, ds.n * ds.d * 4));
-    return p;
-  });
+  const { files, cleanup } = frameFiles(ds, count);
   try {
     const r = spawnSync(python, ["bench/reduce_umap_learn.py", String(ds.n), String(ds.d), ...files], {
       encoding: "utf8", timeout: ds.umapLearnTimeoutS * 1000, maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"],
@@ -147,7 +141,7 @@ function runUmapLearn(ds: Dataset, count: number): { xy: Float32Array[]; seconds
       note: `umap-learn ${out.version}, defaults (spectral init, parallel); JIT warm-up excluded`,
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }
 

@@ -2,38 +2,19 @@
 // that arrives, while the worker is still reducing it; the panels it composes then are the ones on
 // screen already (the newest reduced frame), and drawing them again re-plotted every point: a full
 // Plotly.react and a WebGL read-back per frame, for nothing. Pure, so it is tested in Node.
-import type { Regions } from "../analysis/regions.ts";
-import type { Frame } from "../transport/frame.ts";
-
-/** What of a panel decides what it draws (ScatterView's Panel has these and more). */
-export interface DrawnPanel {
-  frame: Frame;
-  xy: Float32Array;
-  method: string;
-  title: string;
-  regions: Regions | null;
-  trails: { x: Float64Array; y: Float64Array } | null;
-  selectedRows: Int32Array;
-  moverRows: Int32Array | null;
-}
-
-export interface DrawnStyle {
-  colorBy: string;
-  classNames: readonly string[];
-  markWrong: boolean;
-}
+import type { Panel, PanelStyle } from "./scatter.ts"; // types only: nothing of Plotly is loaded
 
 /** True when drawing `b` would show exactly what `a` shows (same frames, positions, extras, style). */
 export function sameDrawing(
-  a: { panels: readonly DrawnPanel[]; style: DrawnStyle } | null,
-  b: { panels: readonly DrawnPanel[]; style: DrawnStyle },
+  a: { panels: readonly Panel[]; style: PanelStyle } | null,
+  b: { panels: readonly Panel[]; style: PanelStyle },
 ): boolean {
   if (a === null || a.panels.length !== b.panels.length) return false;
   if (a.style.colorBy !== b.style.colorBy || a.style.markWrong !== b.style.markWrong || !sameList(a.style.classNames, b.style.classNames)) return false;
   return a.panels.every((p, i) => samePanel(p, b.panels[i]));
 }
 
-function samePanel(p: DrawnPanel, q: DrawnPanel): boolean {
+function samePanel(p: Panel, q: Panel): boolean {
   // Positions, regions and movers come from caches (the same object for the same frame), so
   // identity is enough; rows and trails are rebuilt on each compose and compared by value.
   return (

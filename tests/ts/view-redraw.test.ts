@@ -3,7 +3,8 @@
 // charts redraw only when what they show changed. Timings live in bench/browser.ts.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { sameDrawing, type DrawnPanel, type DrawnStyle } from "../../src/view/drawing.ts";
+import { sameDrawing } from "../../src/view/drawing.ts";
+import type { Panel, PanelStyle } from "../../src/view/scatter.ts";
 import { chartKey } from "../../src/view/charts/series.ts";
 import type { Frame } from "../../src/transport/frame.ts";
 import type { Alert } from "../../src/transport/messages.ts";
@@ -16,9 +17,9 @@ function frame(seq: number, n = 4): Frame {
   };
 }
 
-const style: DrawnStyle = { colorBy: "label", classNames: [], markWrong: false };
+const style: PanelStyle = { colorBy: "label", classNames: [], markWrong: false };
 
-function panel(f: Frame, xy: Float32Array, extra: Partial<DrawnPanel> = {}): DrawnPanel {
+function panel(f: Frame, xy: Float32Array, extra: Partial<Panel> = {}): Panel {
   return { frame: f, xy, method: "umap", title: `h · step ${f.step}`, regions: null, trails: null, selectedRows: new Int32Array(0), moverRows: null, ...extra };
 }
 
