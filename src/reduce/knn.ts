@@ -272,6 +272,34 @@ export function knnDescent(x: Float32Array, n: number, dim: number, k: number, o
   return heaps.toGraph(Math.min(k, n));
 }
 
+/**
+ * Offer (d, j) to a max-heap of the best `K` candidates (keys `hd`, items `hj`) holding `size`;
+ * returns the new size. A candidate no better than the worst of a full heap is dropped.
+ */
+export function offerBounded(hd: Float64Array, hj: Int32Array, size: number, K: number, d: number, j: number): number {
+  if (size < K) {
+    let c = size;
+    while (c > 0) {
+      const p = (c - 1) >> 1;
+      if (hd[p] >= d) break;
+      hd[c] = hd[p]; hj[c] = hj[p]; c = p;
+    }
+    hd[c] = d; hj[c] = j;
+    return size + 1;
+  }
+  if (K === 0 || !(d < hd[0])) return size;
+  let c = 0;
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= K) break;
+    const r = l + 1 < K && hd[l + 1] > hd[l] ? l + 1 : l;
+    if (hd[r] <= d) break;
+    hd[c] = hd[r]; hj[c] = hj[r]; c = r;
+  }
+  hd[c] = d; hj[c] = j;
+  return size;
+}
+
 /** Neighbours of the first REFINE_HOPS previous neighbours that are offered as candidates too... */
 export const REFINE_HOPS = 8;
 /** ...each with its first this many neighbours. */
@@ -305,28 +333,7 @@ export function refineNeighbours(z: Float32Array, m: number, dims: number, k: nu
         const j = init[from * k + t];
         if (j < 0 || seen[j] === i) continue;
         seen[j] = i;
-        const dist = sqDist(z, i, j, dims);
-        if (size < K) {
-          // sift up
-          let c = size++;
-          while (c > 0) {
-            const p = (c - 1) >> 1;
-            if (hd[p] >= dist) break;
-            hd[c] = hd[p]; hj[c] = hj[p]; c = p;
-          }
-          hd[c] = dist; hj[c] = j;
-        } else if (K > 0 && dist < hd[0]) {
-          // replace the root, sift down
-          let c = 0;
-          for (;;) {
-            const l = 2 * c + 1;
-            if (l >= K) break;
-            const r = l + 1 < K && hd[l + 1] > hd[l] ? l + 1 : l;
-            if (hd[r] <= dist) break;
-            hd[c] = hd[r]; hj[c] = hj[r]; c = r;
-          }
-          hd[c] = dist; hj[c] = j;
-        }
+        size = offerBounded(hd, hj, size, K, sqDist(z, i, j, dims), j);
       }
     }
     // heap → ascending rows (K is small: insertion sort)

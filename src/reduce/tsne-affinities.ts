@@ -4,7 +4,7 @@
  * conditional distribution has the requested perplexity, then P = (P_cond + P_condᵀ) / (2m) as a
  * sparse symmetric CSR matrix that sums to 1.
  */
-import type { KnnGraph } from "./knn.ts";
+import { offerBounded, type KnnGraph } from "./knn.ts";
 
 /** t-SNE's perplexity (openTSNE's and scikit-learn's default): roughly the effective neighbour count. */
 export const DEFAULT_PERPLEXITY = 30;
@@ -77,13 +77,7 @@ export function exactNeighbours(z: Float32Array, m: number, dims: number, k: num
         let d2 = 0;
         const jo = j * dims;
         for (let p = 0; p < dims; p++) { const u = z[io + p] - z[jo + p]; d2 += u * u; }
-        let pos = size++;
-        while (pos > 0) {
-          const parent = (pos - 1) >> 1;
-          if (hd[parent] >= d2) break;
-          hd[pos] = hd[parent]; hj[pos] = hj[parent]; pos = parent;
-        }
-        hd[pos] = d2; hj[pos] = j;
+        size = offerBounded(hd, hj, size, K, d2, j);
       }
     }
     let sp = 0;
@@ -104,26 +98,7 @@ export function exactNeighbours(z: Float32Array, m: number, dims: number, k: num
           if (!(d2 < worst)) continue;
           for (; p < dims; p++) { const u = z[io + p] - z[jo + p]; d2 += u * u; }
           if (!(d2 < worst)) continue;
-          if (size < K) {
-            let pos = size++;
-            while (pos > 0) {
-              const parent = (pos - 1) >> 1;
-              if (hd[parent] >= d2) break;
-              hd[pos] = hd[parent]; hj[pos] = hj[parent]; pos = parent;
-            }
-            hd[pos] = d2; hj[pos] = j;
-          } else {
-            let pos = 0;
-            for (;;) {
-              const l = 2 * pos + 1, rr = l + 1;
-              let big = pos, bigD = d2;
-              if (l < K && hd[l] > bigD) { big = l; bigD = hd[l]; }
-              if (rr < K && hd[rr] > bigD) { big = rr; bigD = hd[rr]; }
-              if (big === pos) break;
-              hd[pos] = hd[big]; hj[pos] = hj[big]; pos = big;
-            }
-            hd[pos] = d2; hj[pos] = j;
-          }
+          size = offerBounded(hd, hj, size, K, d2, j);
         }
         continue;
       }
