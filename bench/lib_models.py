@@ -213,7 +213,6 @@ class Family:
     call: str = "x"  # "x": model(x); "ids": model(input_ids=x).logits; "pixels": pixel_values
     clip: float | None = None  # gradient-norm clipping
     trainer: bool = False  # trained inside transformers.Trainer (with a TrainerCallback)
-    slow_lr: float = 0.01  # slow starter: lr x this for the first SLOW_STEPS steps
     dead_layers: tuple[str, ...] | None = None  # single-layer dead_relu: the layers it hits
     config: str = ""
 
@@ -245,25 +244,24 @@ FAMILIES: dict[str, Family] = {
     for f in (
         Family(
             "resnet", _small_resnet, "img32", ("layer2", "layer4"), "sgd_step", 0.05, 5e-4,
-            ("ReLU",), ("conv1.", "bn1.", "layer1.", "layer2."), slow_lr=2e-4,
+            ("ReLU",), ("conv1.", "bn1.", "layer1.", "layer2."),
             config="torchvision ResNet(BasicBlock, [1,1,1,1]), widths 16-128, 32x32 input",
         ),
         Family(
             "mobilenet_v3", _mobilenet, "img32", ("features.3", "features.7"), "sgd_step", 0.05,
-            5e-4, ("ReLU",), tuple(f"features.{i}." for i in range(4)), slow_lr=0.002,
+            5e-4, ("ReLU",), tuple(f"features.{i}." for i in range(4)),
             config="torchvision MobileNetV3-small conf (width 0.5, reduced tail), first 6 "
             "blocks, BatchNorm momentum 0.01, 32x32",
         ),
         Family(
             "efficientnet", _efficientnet, "img32", ("features.3", "features.6"), "sgd_step",
-            0.05, 5e-4, ("SiLU",), tuple(f"features.{i}." for i in range(4)), slow_lr=2e-4,
+            0.05, 5e-4, ("SiLU",), tuple(f"features.{i}." for i in range(4)),
             config="torchvision EfficientNet-B0 conf (width 0.25, depth 0.25), first 5 stages, "
             "32x32",
         ),
         Family(
             "timm_vit", _timm_vit, "img16", ("blocks.0", "blocks.1"), "adamw_cosine", 1e-3, 0.05,
             ("GELU",), ("cls_token", "pos_embed", "patch_embed.", "blocks.0."), clip=1.0,
-            slow_lr=0.003,
             config="timm vit_tiny_patch16_224 (img 16, patch 4, depth 2, dim 64, 2 heads)",
         ),
         Family(
@@ -277,13 +275,13 @@ FAMILIES: dict[str, Family] = {
         Family(
             "gpt2", _gpt2, "tokens", ("transformer.h.0", "transformer.h.1"), "adamw_cosine", 1e-3,
             0.01, ("NewGELUActivation",), ("transformer.wte.", "transformer.wpe.",
-            "transformer.h.0."), call="ids", clip=1.0, slow_lr=0.003,
+            "transformer.h.0."), call="ids", clip=1.0,
             config="transformers GPT2ForSequenceClassification (n_embd 64, 2 layers, 2 heads)",
         ),
         Family(
             "hf_vit", _hf_vit, "img16", ("vit.layers.0", "vit.layers.1"), "adamw_cosine", 1e-3,
             0.01, ("GELUActivation",), ("vit.embeddings.", "vit.layers.0."), call="pixels",
-            clip=1.0, slow_lr=0.003,
+            clip=1.0,
             config="transformers ViTForImageClassification (img 16, patch 4, hidden 64, 2 layers)",
         ),
         Family(
@@ -293,7 +291,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "plain_cnn", PlainCNN, "img16", ("conv2", "relu2"), "sgd_step", 0.02, 5e-4, ("ReLU",),
-            ("conv1.", "conv2."), slow_lr=0.003,
+            ("conv1.", "conv2."),
             config="2 conv layers (16, 32 channels) + ReLU + max-pool, no normalisation, 16x16",
         ),
     )

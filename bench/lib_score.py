@@ -1,11 +1,11 @@
 """Scoring of the library diagnostic benchmark's recorded runs with the current product code.
 
-:func:`score_run` replays one cached run's captures, in step order, through the product's own
-frame builder (``sentrycam.pipeline.FrameBuilder``, what ``Monitor`` runs on its background
-thread) with a fresh ``Auditor()``: the pooled rows of each watched layer with the probe labels
-and predictions, the model output (``logit_max`` / ``logit_entropy`` where the product reads
-them) and the run scalars ``val_loss``, ``val_acc``, ``loss`` (the last batch) and ``lr``, in the
-order the builder feeds them; at every=10 (every capture) and every=50 (every fifth). It keeps
+:func:`score_run` replays one cached run's captures, in step order, through the product's own frame
+builder (``sentrycam.pipeline.FrameBuilder``, what ``Monitor`` runs on its background thread) with
+a fresh ``Auditor()``: the pooled rows of each watched layer with the probe labels and predictions,
+the model output (``logit_max`` / ``logit_entropy`` where the product reads them) and the run
+scalars ``val_loss``, ``val_acc``, ``loss`` (the last batch) and ``lr`` (not for slow starters), in
+the order the builder feeds them; at every=10 (every capture) and every=50 (every fifth). It keeps
 the alerts, what was fed to the alert engine (so other thresholds can be replayed without
 recomputing metrics: the rules are causal), anything the product reported as a problem or warned
 about, and which metrics came out NaN per layer before the onset.
@@ -60,9 +60,12 @@ def _serious(alerts: list[dict]) -> list[dict]:
 
 
 def _scalars(z: dict, i: int) -> dict[str, float]:
+    """The run scalars of capture ``i``; a slow starter's learning rate is left out (lib_runs)."""
     out = {"val_loss": float(z["val_loss"][i]), "val_acc": float(z["val_acc"][i])}
     if int(z["steps"][i]) > 0:
-        out |= {"loss": float(z["loss"][i]), "lr": float(z["lr"][i])}
+        out["loss"] = float(z["loss"][i])
+        if z["meta"].get("variant") != "slow":
+            out["lr"] = float(z["lr"][i])
     return out
 
 
@@ -97,7 +100,9 @@ def _capture(z: dict, i: int, layers: list[str], every: int) -> Capture:
     extra = {}
     summary = getattr(probe_mod, "_logit_summary", None)  # the model output as scalars
     if summary is not None and "logits" in Capture.__dataclass_fields__:
-        extra["logits"] = summary(torch.from_numpy(z["logits"][i]), len(z["probe_y"]))
+        n = len(z["probe_y"])
+        largest, summed = summary(torch.from_numpy(z["logits"][i]), n)  # per chunk: summed
+        extra["logits"] = torch.stack([largest, summed / n])  # as the probe pass hands it over
     return Capture(int(z["steps"][i]), lcs, scalars=_scalars(z, i), every=every, **extra)
 
 
@@ -168,7 +173,10 @@ def replay(fed: list, m: float, first_only: bool = False) -> list[dict]:
     ``Auditor`` fed its engine (in the same order; the rules are causal)."""
     eng = AlertEngine(params=product_params(m))
     out: list = []
-    for step, layer, vals in fed:
+    ahead = {step: vals for step, layer, vals in fed if layer is None}  # previewed, as live
+    for i, (step, layer, vals) in enumerate(fed):
+        if step in ahead and (i == 0 or fed[i - 1][0] != step):
+            eng.preview(step, ahead[step])
         if layer is None:
             out += eng.update(step, None, vals)
         else:

@@ -127,7 +127,8 @@ def test_no_trend_rule_fires_during_the_warmup(every):
 
 @pytest.mark.parametrize("every", [10, 50, 100])
 def test_absolute_rules_work_once_the_warmup_is_done(every):
-    """Not from the second frame: a library model's first frames grow 20-1000x from its init."""
+    """Below EARLY_NORM_LIMIT not from the second frame: a library model's first frames grow
+    20-1000x from its init."""
     eng = AlertEngine()
     assert eng.update(0, "fc1", {"norm_mean": 0.01, "dead_frac": 0.05}) == []
     assert eng.update(every, "fc1", {"norm_mean": 10.0, "dead_frac": 0.05}) == []
@@ -136,6 +137,22 @@ def test_absolute_rules_work_once_the_warmup_is_done(every):
         assert eng.update(s, "fc1", {"norm_mean": 10.0, "dead_frac": 0.05}) == []
     out = eng.update(s + every, "fc1", {"norm_mean": 400.0, "dead_frac": 0.05})
     assert [(a.rule, a.severity) for a in out] == [("norm", "critical")]
+
+
+@pytest.mark.parametrize("every", [10, 50])
+def test_a_diverging_layer_is_an_explosion_from_the_second_frame(every):
+    """Before the warm-up, growth to a small level is a fresh network's (EfficientNet: x5,000,000
+    to 0.8 at step 10); growth past EARLY_NORM_LIMIT is a divergence, told before it is NaN."""
+    eng = AlertEngine()
+    assert eng.update(0, "fc1", {"norm_mean": 2e-7}) == []
+    assert eng.update(every, "fc1", {"norm_mean": 0.8}) == []  # x4,000,000: healthy
+    out = eng.update(2 * every, "fc1", {"norm_mean": 3e19})
+    assert [(a.rule, a.severity, a.layer) for a in out] == [("norm", "critical", "fc1")]
+    assert "10^19" in out[0].message or "10^20" in out[0].message
+    # a layer that starts huge and stays there is no explosion
+    eng = AlertEngine()
+    for s in range(0, 5 * every, every):
+        assert eng.update(s, "fc1", {"norm_mean": 5e6}) == []
 
 
 def test_nonfinite_is_immediate_at_step_zero():

@@ -132,6 +132,50 @@ def test_the_same_geometry_while_the_task_gets_worse_is_told():
     assert len(alerts) <= 3  # one incident
 
 
+def _takeoff(val: dict[str, tuple[float, float]], preview: bool = True) -> list:
+    """A slow starter's take-off at steps 300-350 (every=50): norms grow 5x in one capture while
+    the run's validation scalars go from ``val[name][0]`` to ``val[name][1]`` at once; near
+    chance before, the accuracy moves by a probe sample or two from capture to capture."""
+    eng = sentrycam.AlertEngine()
+    rng = np.random.default_rng(7)
+    out = []
+    for step in range(0, 500, 50):
+        after = step >= 300
+        chance = {k: lo * (1 + 0.08 * rng.standard_normal()) for k, (lo, _) in val.items()}
+        scalars = {k: hi if after else chance[k] for k, (_, hi) in val.items()}
+        if preview:
+            eng.preview(step, scalars)  # as a monitor does before it feeds the layers
+        layer = {"norm_mean": (5.0 if after else 1.0) * (1 + 0.01 * rng.standard_normal())}
+        out += eng.update(step, "features.7", layer)
+        out += eng.update(step, None, scalars)
+    return [a for a in out if a.severity != "info"]
+
+
+def test_a_takeoff_judged_with_its_own_captures_validation():
+    """The capture's validation accuracy rose 5x: the norm growth of its layers is learning. The
+    layers are fed before the scalars, so the engine reads them ahead (``preview``)."""
+    assert _takeoff({"val_acc": (0.09, 0.45)}) == []
+    told = _takeoff({"val_acc": (0.09, 0.45)}, preview=False)  # judged on the capture before
+    assert [(a.layer, a.metric) for a in told][:1] == [("features.7", "norm_mean")]
+
+
+def test_an_accuracy_that_climbs_outweighs_a_loss_that_rose():
+    """A network leaving chance is often overconfident for a while (MobileNetV3 with BatchNorm
+    momentum 0.01: validation loss x3 while its accuracy climbs from 0.09 to 0.45)."""
+    assert _takeoff({"val_acc": (0.09, 0.45), "val_loss": (2.3, 7.0)}) == []
+    # the same loss with an accuracy that fell is told
+    assert _takeoff({"val_acc": (0.45, 0.09), "val_loss": (2.3, 7.0)})
+
+
+def test_an_accuracy_near_chance_moving_by_a_sample_is_not_worse():
+    """0.094 -> 0.078 (two probe samples of 128) is "16% worse" and within the noise."""
+    assert _takeoff({"val_acc": (0.086, 0.086)}) != []  # no improvement: the growth is told
+    eng = sentrycam.AlertEngine()
+    for step, acc in zip(range(0, 300, 50), (0.086, 0.098, 0.074, 0.074, 0.094, 0.078)):
+        eng.update(step, None, {"val_acc": acc})
+    assert eng._gain(eng.streams[(None, "val_acc")], 250) == 0.0  # noqa: SLF001
+
+
 def test_the_model_output_is_a_watched_stream():
     """Its largest |logit| and softmax entropy ride as run scalars of every capture."""
     torch = pytest.importorskip("torch")

@@ -132,15 +132,14 @@ class Auditor:
                 self.on_problem(f"step {step}, layer {layer!r}: per-group metrics failed: {exc!r}")
         return metrics, self._feed(step, layer, metrics, tasks)
 
+    def preview_scalars(self, step: int, scalars: dict[str, float]) -> None:
+        """Tell the engine the run scalars of ``step`` before its layers are observed (they are
+        fed after them, by :meth:`observe_scalars`)."""
+        self.engine.preview(int(step), _clean_scalars(scalars))
+
     def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
         """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
-        clean: dict[str, float] = {}
-        for k, v in scalars.items():
-            try:
-                clean[str(k)] = float(v)
-            except (TypeError, ValueError):
-                continue
-        return self._feed(step, None, clean)
+        return self._feed(step, None, _clean_scalars(scalars))
 
     def _feed(
         self,
@@ -179,3 +178,14 @@ def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
     except Exception:
         pass
     return metrics
+
+
+def _clean_scalars(scalars: dict[str, Any]) -> dict[str, float]:
+    """The scalars that read as floats, by name."""
+    clean: dict[str, float] = {}
+    for k, v in scalars.items():
+        try:
+            clean[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return clean

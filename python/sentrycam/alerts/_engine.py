@@ -27,6 +27,7 @@ message that says what changed and its likely causes (:mod:`sentrycam.explain`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -41,12 +42,14 @@ from ._incidents import Incidents
 from ._rules import (
     BATCH_SCALAR_MIN_POINTS,
     EVIDENCE_POINTS,
+    FULL_REFERENCE,
     History,
     RobustChangeRule,
     SentryCamRule,
     StreamRule,
     Verdict,
     Warmup,
+    mad_spread,
     make_rule,
     median,
 )
@@ -76,6 +79,10 @@ SCALE_FLOORS: dict[str, float] = {m.name: m.floor for m in _WATCHED if m.floor}
 #: ``min_effect``), for metrics whose scale is arbitrary: late in a run, with a small learning
 #: rate, a stream is so steady that a 1% drift is many spreads, and still nothing is wrong.
 MIN_EFFECT: dict[str, float] = {m.name: m.min_effect for m in _WATCHED if m.min_effect}
+#: Metrics of the change between two frames: one SGD step that moved a layer more than usual
+#: dips them for one frame (EfficientNet: CKA 0.986 -> 0.939 -> 0.994), so a jump must hold
+#: (half of it) at the next frame, as a scalar's must; a failure keeps them down.
+BETWEEN_FRAMES = ("cka_prev", "knn_jaccard_prev")
 #: Smallest wrong-way change of a run scalar worth an alert (share of its level): a validation
 #: accuracy steady at 0.98 that dips to 0.95 is many spreads and still noise.
 SCALAR_MIN_EFFECT = 0.05
@@ -85,6 +92,16 @@ IMPROVEMENT = 0.05
 #: Frames of reference enough to tell an improvement (a gain of IMPROVEMENT on their median): a
 #: sparse cadence (every=50) reaches the trend rules' 20 frames only after 1,000 steps.
 GAIN_POINTS = 3
+#: A gain within this many spreads of the reference is noise: a near-chance validation accuracy
+#: moving by two probe samples (0.094 -> 0.078, "16% worse") is no sign that a take-off is a
+#: failure. The spread is read from how far the reference moves from one frame to the next (the
+#: median of those moves, as a standard deviation, widened for few frames as the robust rule
+#: widens it): one frame of the change inside the window, or a steady climb, is not noise.
+GAIN_NOISE = 3.0
+#: The least spread of a share that should rise (an accuracy): on a small validation set it
+#: moves in steps of a sample (1/128 here and there), and a reference steady at one value has no
+#: spread at all.
+SHARE_RESOLUTION = 0.01
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
 LR_NAMES = ("lr", "learning_rate")
@@ -146,6 +163,7 @@ class AlertEngine:
         self._latest = -(2**62)  # the latest step fed
         self._lr_rising = True
         self._lr_last: float | None = None
+        self._preview: tuple[int, dict[str, float]] | None = None  # a step's scalars, ahead
 
     def _robust_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.params.get("robust", {}).items() if k != "confirm"}
@@ -166,6 +184,8 @@ class AlertEngine:
                             p.setdefault("abs_floor", SCALE_FLOORS[metric])
                         if metric in MIN_EFFECT:
                             p.setdefault("min_effect", MIN_EFFECT[metric])
+                        if metric in BETWEEN_FRAMES:
+                            p.setdefault("confirm", 1)
                         if layer is None and metric not in OUTPUT_METRICS:  # run scalars
                             p.setdefault("confirm", self.scalar_confirm)
                             p.setdefault("min_effect", SCALAR_MIN_EFFECT)
@@ -222,6 +242,12 @@ class AlertEngine:
             self.incidents.active(step)  # after: a quiet spell is judged from the last firing
         return raised
 
+    def preview(self, step: int, scalars: dict[str, float]) -> None:
+        """The run scalars of ``step``, told before its layers are fed (they are fed after them,
+        so that an incident's first alert names the layer): whether the task improves at
+        ``step`` is judged with this step's validation scalars, not the previous capture's."""
+        self._preview = (int(step), {k: float(v) for k, v in scalars.items()})
+
     def take_updated(self) -> list[Alert]:
         """Alerts raised earlier whose incident has grown since the last call (for the views)."""
         return self.incidents.take_updated()
@@ -253,36 +279,58 @@ class AlertEngine:
 
     def _improving(self, layer: str | None, step: int) -> bool:
         """Whether the task is going well at ``step``: the layer's class separation (Fisher
-        ratio; for run scalars, that of some layer, and of none clearly worse) is clearly above
-        its reference, and no validation scalar given is clearly worse than its own. False when
-        there is no class separation to judge by."""
+        ratio; for run scalars, that of any layer) or a validation scalar is clearly better than
+        its reference, while no such class separation and no validation scalar is clearly
+        worse. A validation accuracy clearly better outweighs the others: a network taking off
+        from chance is often overconfident for a while (its loss up several fold while its
+        accuracy climbs), an early layer may separate the classes less as the whole learns more,
+        and the accuracy is what the task is judged by. False when there is nothing to judge
+        by."""
         fishers = [
             self._gain(st, step)
             for (where, metric), st in self.streams.items()
             if metric == "fisher" and where is not None and where == (layer or where)
         ]
-        known = [g for g in fishers if g is not None]
-        if not any(g >= IMPROVEMENT for g in known) or any(g <= -IMPROVEMENT for g in known):
+        accs: list[float | None] = []
+        others: list[float | None] = []
+        ahead = self._preview[1] if self._preview is not None and self._preview[0] == step else {}
+        for (where, metric), st in self.streams.items():
+            if where is None and st.direction and metric.lower().startswith("val"):
+                accurate = st.direction < 0 and "acc" in metric.lower()
+                (accs if accurate else others).append(self._gain(st, step, ahead.get(metric)))
+        better = lambda gains: any(g is not None and g >= IMPROVEMENT for g in gains)  # noqa: E731
+        worse = lambda gains: any(g is not None and g <= -IMPROVEMENT for g in gains)  # noqa: E731
+        if worse(accs):
             return False
-        vals = [
-            self._gain(st, step)
-            for (where, metric), st in self.streams.items()
-            if where is None and st.direction and metric.lower().startswith("val")
-        ]
-        return not any(g is not None and g <= -IMPROVEMENT for g in vals)
+        if better(accs):
+            return True  # an early layer may separate classes less as the whole learns more
+        return (better(fishers) or better(others)) and not (worse(fishers) or worse(others))
 
-    def _gain(self, st: Stream, step: int) -> float | None:
+    def _gain(self, st: Stream, step: int, ahead: float | None = None) -> float | None:
         """How much better than its reference a stream's latest value (at most ``rearm_steps``
-        old) is, as a share of that reference; None when that cannot be told."""
+        old; ``ahead``: its value at ``step``, previewed) is, as a share of that reference;
+        None when that cannot be told."""
         last = st.history.last_step
-        if last is None or step - last > self.rearm_steps or not st.direction:
+        if ahead is not None and math.isfinite(ahead) and last is not None and last < step:
+            last, value = step, ahead
+        elif last is None or step - last > self.rearm_steps:
             return None
-        value = st.history.values[-1]
+        else:
+            value = st.history.values[-1]
+        if not st.direction:
+            return None
         ref = self.reference  # its window and lag; its level is not moved along a trend
         _, vals = st.history.reference(last - ref.lag, ref.window, GAIN_POINTS)
         level = median(vals) if vals else math.nan
         if not (math.isfinite(value) and math.isfinite(level)) or level == 0:
             return None
+        steps_apart = [abs(b - a) for a, b in itertools.pairwise(vals)]
+        spread = mad_spread(steps_apart, 0.0) / math.sqrt(2) if steps_apart else 0.0
+        spread *= math.sqrt(max(1.0, FULL_REFERENCE / len(vals)))
+        if st.direction < 0 and 0.0 <= level <= 1.0:  # a share (an accuracy): its resolution
+            spread = max(spread, SHARE_RESOLUTION)
+        if abs(value - level) <= GAIN_NOISE * spread:
+            return 0.0  # within the noise of its reference: neither better nor worse
         return -st.direction * (value - level) / abs(level)
 
     def _restart(self, layer: str | None, metric: str) -> Stream:

@@ -2,10 +2,11 @@
 lost en masse, a layer that stopped learning), and the per-stream state every rule keeps.
 
 Non-finite values fire at once, and are held by nothing. Exploding norms (against the median of
-the last EXPLOSION_STEPS steps) and lost units (against the stream's earlier frames) are judged
-once its warm-up is done (a fresh library model's
-norms grow 20-1000x over its first frames); a learning-rate warm-up does not hold them. A stopped
-layer needs its usual change, so it waits for the warm-up like the trend rules.
+the last EXPLOSION_STEPS steps) are judged from the second frame, but before a stream's warm-up
+is done only past EARLY_NORM_LIMIT (a fresh library model's norms grow up to millions of times
+over its first frames, to small values); lost units are judged once the warm-up is done. A
+learning-rate warm-up holds neither. A stopped layer needs its usual change, so it waits for the
+warm-up like the trend rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ._rules import History, RobustChangeRule, StreamRule, Verdict, Warmup, mad_
 
 __all__ = [
     "DEAD_JUMP",
+    "EARLY_NORM_LIMIT",
     "EXPLOSION_STEPS",
     "NORM_FACTOR",
     "UNIT_LOSS",
@@ -31,6 +33,11 @@ __all__ = [
 #: against a median that still holds its pre-takeoff frames; an explosion does it at once.
 NORM_FACTOR = 10.0
 EXPLOSION_STEPS = 50
+#: Before a stream's warm-up is done, only a mean row norm past this is an explosion (when it also
+#: grew NORM_FACTOR x): a healthy fresh network's norms grow many-fold, but not to a million (the
+#: largest in the library corpus's first frames: about 30), while a diverging one passes it on
+#: its way to float32's maximum, frames before it is non-finite.
+EARLY_NORM_LIMIT = 1e6
 #: Mass unit loss: ``dead_frac`` (or ``constant_frac``) up by this much on its reference median.
 DEAD_JUMP = 0.25
 UNIT_LOSS = ("dead_frac", "constant_frac")
@@ -85,12 +92,11 @@ class HardRules:
             return []
         if metric == "change_prev":
             return self._still(st, step, v, held)
-        # After the warm-up, against the frames before this one (no lag). Not from the second
-        # frame: library models' first frames grow 20-1000x from their initialisation
-        # (MobileNetV3, EfficientNet at step 10), and that is no explosion.
-        if not self.warmup.done(st.history, step):
-            return []
-        if metric == "norm_mean":
+        # Against the frames before this one (no lag). From the second frame only past
+        # EARLY_NORM_LIMIT: library models' first frames grow 20 to 5,000,000x from their
+        # initialisation (MobileNetV3, EfficientNet at step 10), and that is no explosion.
+        warm = self.warmup.done(st.history, step)
+        if metric == "norm_mean" and (warm or v > EARLY_NORM_LIMIT):
             steps, vals = st.history.reference(step - 1, EXPLOSION_STEPS, 1)
             med = median(vals) if vals else math.nan
             if med > 0 and v > NORM_FACTOR * med:
@@ -99,6 +105,8 @@ class HardRules:
                     "explosion", med, mad_spread(vals, med), NORM_FACTOR * med, window, steps[0]
                 )
                 return [("norm", verdict, "critical")]
+            return []
+        if not warm:
             return []
         ref_rule = self.reference
         steps, vals = st.history.reference(step - 1, ref_rule.window + ref_rule.lag, 1)

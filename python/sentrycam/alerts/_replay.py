@@ -22,18 +22,19 @@ class AlertReplay:
         self._last_scalar_step: int | None = None
 
     def feed(self, frames: Iterable[Frame]) -> list[Alert]:
-        """The new alerts raised by ``frames``: a step's layers first, then its scalars, as the
-        live monitor fed them."""
+        """The new alerts raised by ``frames``: a step's scalars previewed, its layers, then its
+        scalars, as the live monitor fed them."""
         alerts: list[Alert] = []
         pending: tuple[int, dict[str, float]] | None = None  # a step's scalars, fed after it
         for frame in frames:
             if pending is not None and frame.step != pending[0]:
                 alerts += self.engine.update(pending[0], None, pending[1])
                 pending = None
-            alerts += self.engine.update(frame.step, frame.layer, frame.metrics, tasks=frame.tasks)
             if frame.scalars and frame.step != self._last_scalar_step:
                 pending = (frame.step, frame.scalars)
                 self._last_scalar_step = frame.step
+                self.engine.preview(frame.step, frame.scalars)
+            alerts += self.engine.update(frame.step, frame.layer, frame.metrics, tasks=frame.tasks)
         if pending is not None:
             alerts += self.engine.update(pending[0], None, pending[1])
         return alerts

@@ -58,6 +58,13 @@ class FrameBuilder:
             capture.scalars = {**capture.scalars, "logit_max": largest, "logit_entropy": entropy}
         alerts: list[Any] = []
         frames = []
+        if self.auditor is not None and capture.scalars:
+            self._guard(
+                capture.step,
+                "checking scalars",
+                lambda: self.auditor.preview_scalars(capture.step, capture.scalars),
+                None,
+            )
         for layer, lc in capture.layers.items():
             frame, new = self._frame(capture, layer, lc)
             alerts += new
