@@ -467,3 +467,33 @@ def test_an_explosion_from_a_huge_level_reads_without_exponents():
 
     msg = explain("norm_mean", "fc1", Verdict("explosion", 3e20, 1e19, 3e21), 4e38, 100, +1)
     assert "by a factor of 10^18" in msg and "3x10^20" in msg and "e+" not in msg, msg
+
+
+def test_a_one_frame_dip_between_frames_is_not_an_alert():
+    """EfficientNet at a noisy step: CKA to the previous frame 0.986 -> 0.939 -> 0.994. A
+    between-frame metric's jump must hold at the next frame; a lasting drop is told there."""
+    rng = np.random.default_rng(3)
+
+    def run(dip: list[float]) -> list:
+        eng, out = AlertEngine(), []
+        for s in range(0, 600, 10):
+            v = dip[(s - 500) // 10] if s >= 500 else 0.986 + 0.003 * rng.standard_normal()
+            out += eng.update(s, "features.6", {"cka_prev": v})
+        return out
+
+    assert run([0.939] + [0.994] * 9) == []
+    told = run([0.939] * 10)
+    assert [(a.step, a.metric) for a in told] == [(510, "cka_prev")]
+
+
+def test_a_loss_near_zero_that_wanders_is_not_rising():
+    """A training loss down from 2.3 to ~0.0006 that reads 0.003 at one capture: x5, and zero."""
+    eng, out = AlertEngine(), []
+    rng = np.random.default_rng(8)
+    for s in range(0, 1000, 10):
+        level = 2.3 * np.exp(-s / 40) + 6e-4 * (1 + 0.3 * rng.standard_normal())
+        out += eng.update(s, None, {"loss": 0.003 if s in (960, 970) else float(level)})
+    assert out == []
+    out = eng.update(1000, None, {"loss": 0.9})  # a real rise is told (after its confirmation)
+    out += eng.update(1010, None, {"loss": 0.9})
+    assert [a.metric for a in out] == ["loss"]

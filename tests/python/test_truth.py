@@ -171,9 +171,10 @@ def test_an_accuracy_near_chance_moving_by_a_sample_is_not_worse():
     """0.094 -> 0.078 (two probe samples of 128) is "16% worse" and within the noise."""
     assert _takeoff({"val_acc": (0.086, 0.086)}) != []  # no improvement: the growth is told
     eng = sentrycam.AlertEngine()
-    for step, acc in zip(range(0, 300, 50), (0.086, 0.098, 0.074, 0.074, 0.094, 0.078)):
+    accs = (0.086, 0.098, 0.074, 0.074, 0.094, 0.078)
+    for step, acc in zip(range(0, 300, 50), accs, strict=True):
         eng.update(step, None, {"val_acc": acc})
-    assert eng._gain(eng.streams[(None, "val_acc")], 250) == 0.0  # noqa: SLF001
+    assert eng._gain(eng.streams[(None, "val_acc")], 250) == 0.0
 
 
 def test_the_model_output_is_a_watched_stream():

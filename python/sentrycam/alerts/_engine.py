@@ -86,6 +86,10 @@ BETWEEN_FRAMES = ("cka_prev", "knn_jaccard_prev")
 #: Smallest wrong-way change of a run scalar worth an alert (share of its level): a validation
 #: accuracy steady at 0.98 that dips to 0.95 is many spreads and still noise.
 SCALAR_MIN_EFFECT = 0.05
+#: A run scalar's spread is at least this share of the largest value it has had: a training
+#: loss that fell from 2.3 to 0.0006 and wanders to 0.003 grew "by a factor of 5" and is still
+#: zero for every purpose.
+SCALAR_PEAK_FLOOR = 0.01
 #: A stream is clearly better (worse) than its reference when it moved the right (wrong) way by
 #: this share of its level (class separation, validation loss and accuracy: AlertEngine._improving).
 IMPROVEMENT = 0.05
@@ -189,6 +193,7 @@ class AlertEngine:
                         if layer is None and metric not in OUTPUT_METRICS:  # run scalars
                             p.setdefault("confirm", self.scalar_confirm)
                             p.setdefault("min_effect", SCALAR_MIN_EFFECT)
+                            p.setdefault("peak_floor", SCALAR_PEAK_FLOOR)
                             if not metric.lower().startswith("val"):  # one batch's value
                                 p.setdefault("min_points", BATCH_SCALAR_MIN_POINTS)
                     st.rules[r] = make_rule(r, direction, **p)

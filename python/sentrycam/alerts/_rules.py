@@ -212,6 +212,7 @@ class RobustChangeRule:
         abs_floor: float = 0.0,
         min_effect: float = 0.0,
         confirm: int = 0,  # > 0: a jump must still hold (half of it) at the next value
+        peak_floor: float = 0.0,
     ) -> None:
         self.direction = direction or 1
         self.window, self.lag, self.min_points = window, lag, min_points
@@ -219,6 +220,8 @@ class RobustChangeRule:
         self.z_jump, self.z_sustain, self.sustain_steps = z_jump, z_sustain, sustain_steps
         self.rel_floor, self.abs_floor, self.confirm = rel_floor, abs_floor, confirm
         self.min_effect = min_effect
+        #: the spread is never under this share of the largest |value| seen (0: no such floor)
+        self.peak_floor, self.peak = peak_floor, 0.0
         self.zs: deque[tuple[int, float, float]] = deque()  # (step, z, value), sustain_steps
         self.pending: Verdict | None = None  # a scalar jump waiting for confirmation
 
@@ -236,13 +239,18 @@ class RobustChangeRule:
             n = len(vals)
             sd = math.sqrt(sum(r * r for r in resid) / max(n - 2, 1))  # two fitted parameters
             mad = max(math.sqrt(FULL_REFERENCE / n) * mad, sd)
-        spread = max(mad, self.rel_floor * level, self.abs_floor, 1e-12)
+        floors = (self.rel_floor * level, self.abs_floor, self.peak_floor * self.peak)
+        spread = max(mad, *floors, 1e-12)
         wrong_way = self.direction * max(self.direction * slope, 0.0)
         ref = v_mid + wrong_way * (step - t_mid)
         return Verdict("", ref, spread, math.nan, (steps[0], steps[-1]))
 
     def check(self, hist: History, step: int, value: float) -> Verdict | None:
-        if not math.isfinite(value) or not self.warmup.done(hist, step):
+        if not math.isfinite(value):
+            return None
+        if self.peak_floor:
+            self.peak = max(self.peak, abs(value))
+        if not self.warmup.done(hist, step):
             return None
         base = self.baseline(hist, step)
         if base is None:
