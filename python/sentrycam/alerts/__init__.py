@@ -4,13 +4,14 @@ the messages that explain them, the per-layer auditor and the replay of a record
 
 from ._alert import Alert
 from ._audit import Auditor
-from ._engine import DIRECTIONS, AlertEngine, direction_of
+from ._engine import BETWEEN_FRAMES, DIRECTIONS, AlertEngine, direction_of
 from ._log import MAX_ALERTS, AlertLog
 from ._replay import AlertReplay
 from ._rules import RobustChangeRule, SentryCamRule, StreamRule, Warmup, make_rule
 from ._series import alert_steps
 
 __all__ = [
+    "BETWEEN_FRAMES",
     "DIRECTIONS",
     "MAX_ALERTS",
     "Alert",

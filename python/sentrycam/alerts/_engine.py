@@ -55,6 +55,7 @@ from ._rules import (
 )
 
 __all__ = [
+    "BETWEEN_FRAMES",
     "DIRECTIONS",
     "Alert",
     "AlertEngine",
