@@ -53,6 +53,7 @@ BATCH = 32
 EARLY = (250, 300)  # onset ranges: >= 5 captures before at every=50 ...
 LATE = (450, 500)  # ... and >= 10 after (steps 550-1000)
 SLOW_STEPS = 300
+SLOW_VERSION = "cubic"  # in a slow starter's file name: cached slow starters of before are not read
 SLOW_POWER = 3  # a slow starter's warm-up: lr x (step / SLOW_STEPS) ** SLOW_POWER
 SPLIT_SEEDS = {"dev": (0,), "test": (1,)}
 VARIANTS = ("base", "slow")
@@ -77,7 +78,8 @@ class Run:
         return f"{self.family}/{self.tag}/s{self.seed}"
 
     def path(self, cache: Path) -> Path:
-        return cache / VERSION / self.family / f"{self.tag}-s{self.seed}.npz"
+        again = f"-{SLOW_VERSION}" if self.variant == "slow" else ""  # a slow starter's own
+        return cache / VERSION / self.family / f"{self.tag}{again}-s{self.seed}.npz"
 
 
 def onset_of(seed: int, family: str, kind: str, late: bool) -> int:
