@@ -203,3 +203,22 @@ def test_the_model_output_is_a_watched_stream():
     # setting is measured that tells a takeoff from a spike.
     assert not [a for a in cam.alerts if a.metric == "logit_max"]
     cam.close()
+
+
+def test_a_takeoff_is_learning_live_and_in_the_replayed_recording(tmp_path):
+    """A layer whose norm grows 5x at the capture where its validation accuracy leaves chance:
+    the monitor judges the layer with that capture's scalars (previewed, though fed after the
+    layers), and ``sentrycam alerts`` on the recording (AlertReplay) does the same."""
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=(64, 8))
+    labels = np.arange(64) % 4
+    path = tmp_path / "takeoff.arrows"
+    with sentrycam.Monitor(record=path) as cam:
+        for i in range(10):
+            step, after = i * 50, i >= 6
+            x = base * (5.0 if after else 1.0) + 0.01 * rng.normal(size=base.shape)
+            acc = 0.45 if after else 0.09 * (1 + 0.08 * rng.standard_normal())
+            cam.log(step, {"features.7": x}, labels=labels, val_acc=acc)
+        live = [a for a in cam.alerts if a.severity != "info"]
+    replayed = sentrycam.alerts.AlertReplay().feed(sentrycam.iter_recording(path))
+    assert live == [] and [a for a in replayed if a.severity != "info"] == []
