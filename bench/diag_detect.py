@@ -44,8 +44,10 @@ DETECTORS = (
 def _params(rule: str, m: float) -> dict[str, float]:
     if rule == "robust":
         d = RobustChangeRule(1)
-        # confirm=0: scalars get exactly the rule the probe metrics get (no confirmation delay)
-        return {"z_jump": d.z_jump * m, "z_sustain": d.z_sustain * m, "confirm": 0}
+        # confirm=0, peak_floor=0: scalars get exactly the rule the probe metrics get (no
+        # confirmation delay, no floor at 1% of the largest value: the comparison stays the rule
+        # it was before the product's scalars got that floor)
+        return {"z_jump": d.z_jump * m, "z_sustain": d.z_sustain * m, "confirm": 0, "peak_floor": 0}
     return {"factor": SentryCamRule(1).factor * m}
 
 
