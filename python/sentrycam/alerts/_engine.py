@@ -103,9 +103,8 @@ GAIN_POINTS = 3
 #: median of those moves, as a standard deviation, widened for few frames as the robust rule
 #: widens it): one frame of the change inside the window, or a steady climb, is not noise.
 GAIN_NOISE = 3.0
-#: The least spread of a share that should rise (an accuracy): on a small validation set it
-#: moves in steps of a sample (1/128 here and there), and a reference steady at one value has no
-#: spread at all.
+#: The least spread of a validation accuracy: on a small validation set it moves in steps of a
+#: sample (1/128 here and there), and a reference steady at one value has no spread at all.
 SHARE_RESOLUTION = 0.01
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
@@ -302,19 +301,24 @@ class AlertEngine:
         ahead = self._preview[1] if self._preview is not None and self._preview[0] == step else {}
         for (where, metric), st in self.streams.items():
             if where is None and st.direction and metric.lower().startswith("val"):
-                accurate = st.direction < 0 and "acc" in metric.lower()
-                (accs if accurate else others).append(self._gain(st, step, ahead.get(metric)))
-        better = lambda gains: any(g is not None and g >= IMPROVEMENT for g in gains)  # noqa: E731
-        worse = lambda gains: any(g is not None and g <= -IMPROVEMENT for g in gains)  # noqa: E731
-        if worse(accs):
+                if st.direction < 0 and "acc" in metric.lower():
+                    accs.append(self._gain(st, step, ahead.get(metric), SHARE_RESOLUTION))
+                else:
+                    others.append(self._gain(st, step, ahead.get(metric)))
+        if _any_worse(accs):
             return False
-        if better(accs):
+        if _any_better(accs):
             return True  # an early layer may separate classes less as the whole learns more
-        return (better(fishers) or better(others)) and not (worse(fishers) or worse(others))
+        return (_any_better(fishers) or _any_better(others)) and not (
+            _any_worse(fishers) or _any_worse(others)
+        )
 
-    def _gain(self, st: Stream, step: int, ahead: float | None = None) -> float | None:
+    def _gain(
+        self, st: Stream, step: int, ahead: float | None = None, resolution: float = 0.0
+    ) -> float | None:
         """How much better than its reference a stream's latest value (at most ``rearm_steps``
-        old; ``ahead``: its value at ``step``, previewed) is, as a share of that reference;
+        old; ``ahead``: its value at ``step``, previewed) is, as a share of that reference; 0
+        within the reference's noise (GAIN_NOISE spreads, the spread at least ``resolution``);
         None when that cannot be told."""
         last = st.history.last_step
         if ahead is not None and math.isfinite(ahead) and last is not None and last < step:
@@ -330,11 +334,9 @@ class AlertEngine:
         level = median(vals) if vals else math.nan
         if not (math.isfinite(value) and math.isfinite(level)) or level == 0:
             return None
-        steps_apart = [abs(b - a) for a, b in itertools.pairwise(vals)]
-        spread = mad_spread(steps_apart, 0.0) / math.sqrt(2) if steps_apart else 0.0
-        spread *= math.sqrt(max(1.0, FULL_REFERENCE / len(vals)))
-        if st.direction < 0 and 0.0 <= level <= 1.0:  # a share (an accuracy): its resolution
-            spread = max(spread, SHARE_RESOLUTION)
+        moves = [abs(b - a) for a, b in itertools.pairwise(vals)]  # from one frame to the next
+        spread = mad_spread(moves, 0.0) / math.sqrt(2) if moves else 0.0
+        spread = max(spread * math.sqrt(max(1.0, FULL_REFERENCE / len(vals))), resolution)
         if abs(value - level) <= GAIN_NOISE * spread:
             return 0.0  # within the noise of its reference: neither better nor worse
         return -st.direction * (value - level) / abs(level)
@@ -402,3 +404,11 @@ class AlertEngine:
         for rule, ep in st.episodes.items():
             if ep.active and rule not in fired and step - ep.last_fired >= self.rearm_steps:
                 ep.active = False
+
+
+def _any_better(gains: Sequence[float | None]) -> bool:
+    return any(g is not None and g >= IMPROVEMENT for g in gains)
+
+
+def _any_worse(gains: Sequence[float | None]) -> bool:
+    return any(g is not None and g <= -IMPROVEMENT for g in gains)
