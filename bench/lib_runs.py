@@ -78,8 +78,8 @@ class Run:
         return f"{self.family}/{self.tag}/s{self.seed}"
 
     def path(self, cache: Path) -> Path:
-        again = f"-{SLOW_VERSION}" if self.variant == "slow" else ""  # a slow starter's own
-        return cache / VERSION / self.family / f"{self.tag}{again}-s{self.seed}.npz"
+        own = f"-{SLOW_VERSION}" if self.variant == "slow" else ""  # a slow starter's own file
+        return cache / VERSION / self.family / f"{self.tag}{own}-s{self.seed}.npz"
 
 
 def onset_of(seed: int, family: str, kind: str, late: bool) -> int:

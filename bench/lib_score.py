@@ -29,7 +29,6 @@ from sentrycam.contract import SEVERITY_RANK
 from sentrycam.pipeline import DEFAULT_MAX_DIM, DEFAULT_MAX_FRAME_BYTES, FrameBuilder
 
 CADENCES = (10, 50)
-OFF_MULTIPLIER = 1e9  # GRID's last: the robust rule off
 VAL_LOSS = DETECTORS[1]  # diag_detect's validation-loss detector: robust rule + non-finite check
 FAIL_FLOOR = SEVERITY_RANK["warning"]  # `sentrycam alerts --fail-on warning`
 MSG_CHARS = 240
@@ -187,10 +186,10 @@ def replay(fed: list, m: float, first_only: bool = False) -> list[dict]:
     return [_slim(a) for a in out]
 
 
-#: Multipliers tried for the product's thresholds, finite ones of GRID: more sensitive than stock
-#: (0.5, 0.75) too, so that a setting chosen on the healthy runs may trade silence for detection
-#: either way.
-PRODUCT_GRID = tuple(m for m in GRID if m < OFF_MULTIPLIER)
+#: Multipliers tried for the product's thresholds: GRID but its last (1e9, the rule off), more
+#: sensitive than stock (0.5, 0.75) too, so that a setting chosen on the healthy runs may trade
+#: silence for detection either way.
+PRODUCT_GRID = GRID[:-1]
 
 
 def clean_multiplier(fed: list) -> float:

@@ -24,7 +24,7 @@ from ..metrics import (
     layer_metrics,
 )
 from ._alert import Alert
-from ._engine import AlertEngine
+from ._engine import AlertEngine, readable_floats
 from ._log import AlertLog
 
 __all__ = ["Auditor"]
@@ -135,11 +135,11 @@ class Auditor:
     def preview_scalars(self, step: int, scalars: dict[str, float]) -> None:
         """Tell the engine the run scalars of ``step`` before its layers are observed (they are
         fed after them, by :meth:`observe_scalars`)."""
-        self.engine.preview(int(step), _clean_scalars(scalars))
+        self.engine.preview(int(step), scalars)
 
     def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
         """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
-        return self._feed(step, None, _clean_scalars(scalars))
+        return self._feed(step, None, readable_floats(scalars))
 
     def _feed(
         self,
@@ -178,14 +178,3 @@ def _fallback_nonfinite(x: Any, metrics: dict[str, float]) -> dict[str, float]:
     except Exception:
         pass
     return metrics
-
-
-def _clean_scalars(scalars: dict[str, Any]) -> dict[str, float]:
-    """The scalars that read as floats, by name."""
-    clean: dict[str, float] = {}
-    for k, v in scalars.items():
-        try:
-            clean[str(k)] = float(v)
-        except (TypeError, ValueError):
-            continue
-    return clean

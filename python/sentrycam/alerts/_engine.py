@@ -251,7 +251,7 @@ class AlertEngine:
         """The run scalars of ``step``, told before its layers are fed (they are fed after them,
         so that an incident's first alert names the layer): whether the task improves at
         ``step`` is judged with this step's validation scalars, not the previous capture's."""
-        self._preview = (int(step), {k: float(v) for k, v in scalars.items()})
+        self._preview = (int(step), readable_floats(scalars))
 
     def take_updated(self) -> list[Alert]:
         """Alerts raised earlier whose incident has grown since the last call (for the views)."""
@@ -404,6 +404,17 @@ class AlertEngine:
         for rule, ep in st.episodes.items():
             if ep.active and rule not in fired and step - ep.last_fired >= self.rearm_steps:
                 ep.active = False
+
+
+def readable_floats(values: dict[str, Any]) -> dict[str, float]:
+    """The values that read as floats, by name (others are left out, as ``update`` leaves them)."""
+    out: dict[str, float] = {}
+    for k, v in values.items():
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 def _any_better(gains: Sequence[float | None]) -> bool:

@@ -42,7 +42,6 @@ __all__ = [
     "mad_spread",
     "make_rule",
     "median",
-    "trend_residuals",
 ]
 
 #: Frames a reference wants (reaching further back than its window when the cadence is sparse):
@@ -184,14 +183,6 @@ def theil_sen(steps: list[int], vals: list[float]) -> float:
     return float(np.median((v[j] - v[i])[ok] / dt[ok]))
 
 
-def trend_residuals(steps: list[int], vals: list[float]) -> tuple[float, list[float]]:
-    """The window's Theil-Sen slope and each value's residual around that line (through the
-    medians of steps and values)."""
-    slope = theil_sen(steps, vals)
-    t_mid, v_mid = median([float(s) for s in steps]), median(vals)
-    return slope, [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
-
-
 class RobustChangeRule:
     """A robust level test against a lagged, trend-aware reference window (see module doc)."""
 
@@ -231,8 +222,9 @@ class RobustChangeRule:
         steps, vals = hist.reference(ref_end, self.window, self.min_points)
         if not vals:
             return None
-        slope, resid = trend_residuals(steps, vals)
+        slope = theil_sen(steps, vals)
         t_mid, v_mid = median([float(s) for s in steps]), median(vals)
+        resid = [v - v_mid - slope * (s - t_mid) for s, v in zip(steps, vals, strict=True)]
         mad = mad_spread(resid, median(resid))
         level = median([abs(v) for v in vals])
         if len(vals) < FULL_REFERENCE:  # the MAD of a few frames is too often near 0
