@@ -10,6 +10,7 @@
  *   sees that.
  */
 import { Rng } from "./rng.ts";
+import { sqDistances } from "./kernels.ts";
 
 /** Neighbours per point of trustworthiness (the usual k = 10). */
 export const TRUST_K = 10;
@@ -63,27 +64,26 @@ function sample(m: number, count: number, rng: Rng): Int32Array {
 function trustworthiness(z: Float32Array, dims: number, layout: Float32Array, m: number, queries: Int32Array): number {
   const k = Math.min(TRUST_K, m - 2);
   if (k < 1 || queries.length === 0) return 1;
-  const high = new Float64Array(m);
+  const all = sqDistances(z, m, dims, queries);
   const low = new Float64Array(m);
   let penalty = 0;
-  for (const q of queries) {
+  for (let c = 0; c < queries.length; c++) {
+    const q = queries[c];
+    const high = all.subarray(c * m, c * m + m);
     for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let p = 0, a = q * dims, b = j * dims; p < dims; p++) {
-        const t = z[a + p] - z[b + p];
-        s += t * t;
-      }
-      high[j] = s;
       const dx = layout[2 * q] - layout[2 * j], dy = layout[2 * q + 1] - layout[2 * j + 1];
       low[j] = dx * dx + dy * dy;
     }
     high[q] = low[q] = Infinity; // a point is not its own neighbour
+    // a 2-D neighbour no further than the k-th full-space one ranks ≤ k: no penalty, no count
+    const kth = high[nearest(high, k)[k - 1]];
     for (const j of nearest(low, k)) {
+      const h = high[j];
+      if (h <= kth) continue;
       // rank of j among q's full-space neighbours (1 = nearest); ties count in j's favour
       let rank = 1;
-      const h = high[j];
       for (let l = 0; l < m; l++) if (high[l] < h) rank++;
-      if (rank > k) penalty += rank - k;
+      penalty += rank - k;
     }
   }
   const norm = queries.length * k * (2 * m - 3 * k - 1);

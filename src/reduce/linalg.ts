@@ -107,6 +107,62 @@ export function mulYtX(
   }
 }
 
+/** Column sums and sums of squares of the n×d rows in one pass (double precision). */
+export function columnMoments(x: Float32Array, n: number, d: number): [Float64Array, Float64Array] {
+  const sum = new Float64Array(d), sq = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    for (let p = 0; p < d; p++) {
+      const v = x[o + p];
+      sum[p] += v;
+      sq[p] += v * v;
+    }
+  }
+  return [sum, sq];
+}
+
+/** Yᵀ·Y (l×l, symmetric) of the n×l row-major y. */
+export function gram(y: Float64Array, n: number, l: number): Float64Array {
+  const c = new Float64Array(l * l);
+  let i = 0;
+  // two rows per pass: each entry of c is loaded and stored once per two rows
+  for (; i + 1 < n; i += 2) {
+    const yo = i * l, zo = yo + l;
+    for (let a = 0; a < l; a++) {
+      const ya = y[yo + a], za = y[zo + a];
+      const co = a * l;
+      for (let b = a; b < l; b++) c[co + b] += ya * y[yo + b] + za * y[zo + b];
+    }
+  }
+  for (; i < n; i++) {
+    const yo = i * l;
+    for (let a = 0; a < l; a++) {
+      const ya = y[yo + a], co = a * l;
+      for (let b = a; b < l; b++) c[co + b] += ya * y[yo + b];
+    }
+  }
+  for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) c[a * l + b] = c[b * l + a];
+  return c;
+}
+
+/** out (n×k, float32) = y (n×l) · w[:, :k] (w l×l row-major), column c times sign[c]. */
+export function mulRowsBy(y: Float64Array, n: number, l: number, w: Float64Array, k: number, sign: Float64Array): Float32Array {
+  // wt (k×l): the first k columns of w, signed, row-major so the inner loop reads both arrays in order
+  const wt = new Float64Array(k * l);
+  for (let c = 0; c < k; c++) for (let j = 0; j < l; j++) wt[c * l + j] = w[j * l + c] * sign[c];
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const yo = i * l, oo = i * k;
+    for (let c = 0; c < k; c++) {
+      const wo = c * l;
+      let s = 0;
+      for (let j = 0; j < l; j++) s += y[yo + j] * wt[wo + j];
+      out[oo + c] = s;
+    }
+  }
+  return out;
+}
+
 /**
  * Orthonormalise the l rows (length d) of m in place (modified Gram–Schmidt, two passes).
  * A row that vanishes (rank deficiency, zero variance) is replaced by a random direction.

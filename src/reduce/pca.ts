@@ -4,7 +4,8 @@
  * basis (1 step by default). Then Rayleigh–Ritz on the subspace to get sorted components.
  */
 import { Rng } from "./rng.ts";
-import { mulXVt, mulYtX, orthonormalizeRows, symEig } from "./linalg.ts";
+import { orthonormalizeRows, symEig } from "./linalg.ts";
+import { centeredRows, gram, mulRowsBy, type KernelKind } from "./kernels.ts";
 
 export interface PcaOptions {
   /** Previous full basis (`PcaResult.basis`, l×d row-major) for a warm start. */
@@ -53,27 +54,18 @@ export interface PcaResult {
   capturedL: number;
   /** True when the lagged warm path was taken (basis is one step ahead of the components). */
   lagged: boolean;
+  /** Which kernels multiplied the data matrix (centered-rows.ts). */
+  kernels: KernelKind;
 }
 
 /** PCA of the n×d row-major matrix x to k dimensions. Requires 1 ≤ k ≤ d. */
 export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaOptions = {}): PcaResult {
   if (k < 1 || k > d) throw new Error(`pca: k=${k} must be in [1, d=${d}]`);
   const rng = new Rng(opts.seed ?? 1);
-  // one pass: column sums and sums of squares (double precision)
-  const mean = new Float64Array(d), sq = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    for (let p = 0; p < d; p++) {
-      const v = x[o + p];
-      mean[p] += v;
-      sq[p] += v * v;
-    }
-  }
+  const rows = centeredRows(x, n, d);
+  const { mean, sumSquares } = rows;
   let totalVariance = 0;
-  for (let p = 0; p < d; p++) {
-    mean[p] /= Math.max(1, n);
-    totalVariance += Math.max(0, sq[p] - n * mean[p] * mean[p]);
-  }
+  for (let p = 0; p < d; p++) totalVariance += Math.max(0, sumSquares[p] - n * mean[p] * mean[p]);
   totalVariance /= Math.max(1, n - 1);
 
   const warm = opts.warmBasis && opts.warmBasis.length % d === 0 && opts.warmBasis.length / d >= k
@@ -89,7 +81,7 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   const y = new Float64Array(n * l);
   let its = iterations, lagged = false;
   if (warm && opts.lagged) {
-    mulXVt(x, n, d, mean, vt, l, y);
+    rows.project(vt, l, y);
     let ss = 0;
     for (let i = 0; i < y.length; i++) ss += y[i] * y[i];
     const captured = totalVariance > 0 ? ss / Math.max(1, n - 1) / totalVariance : 1;
@@ -98,32 +90,21 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
       its = 0;
     } else {
       // the pass already made is the first half of an iteration
-      mulYtX(x, n, d, mean, y, l, vt);
+      rows.backProject(y, l, vt);
       orthonormalizeRows(vt, l, d, rng);
       its = Math.max(0, its - 1);
     }
   }
   for (let it = 0; it < its; it++) {
-    mulXVt(x, n, d, mean, vt, l, y);
+    rows.project(vt, l, y);
     opts.onPass?.();
-    mulYtX(x, n, d, mean, y, l, vt);
+    rows.backProject(y, l, vt);
     opts.onPass?.();
     orthonormalizeRows(vt, l, d, rng);
   }
   // Rayleigh–Ritz: eigen-decompose Yᵀ Y with Y = Xc · Vtᵀ
-  if (!lagged) mulXVt(x, n, d, mean, vt, l, y);
-  const c = new Float64Array(l * l);
-  for (let i = 0; i < n; i++) {
-    const yo = i * l;
-    for (let a = 0; a < l; a++) {
-      const ya = y[yo + a];
-      if (ya === 0) continue;
-      const co = a * l;
-      for (let b = a; b < l; b++) c[co + b] += ya * y[yo + b];
-    }
-  }
-  for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) c[a * l + b] = c[b * l + a];
-  const { values, vectors: w } = symEig(c, l);
+  if (!lagged) rows.project(vt, l, y);
+  const { values, vectors: w } = symEig(gram(y, n, l), l);
 
   // rotated basis: basis[c] = Σ_j w[j, c] vt[j]
   const basis = new Float64Array(l * d);
@@ -152,15 +133,7 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
     }
     if (sign[cc] < 0) for (let p = 0; p < d; p++) basis[bo + p] = -basis[bo + p];
   }
-  const scores = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const yo = i * l;
-    for (let cc = 0; cc < k; cc++) {
-      let s = 0;
-      for (let j = 0; j < l; j++) s += y[yo + j] * w[j * l + cc];
-      scores[i * k + cc] = s * sign[cc];
-    }
-  }
+  const scores = mulRowsBy(y, n, l, w, k, sign);
   const variances = new Float64Array(k);
   for (let cc = 0; cc < k; cc++) variances[cc] = Math.max(0, values[cc]) / Math.max(1, n - 1);
   let inL = 0;
@@ -172,8 +145,9 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   else if (lagged) {
     // this frame's subspace-iteration step, used by the next frame
     next = new Float64Array(l * d);
-    mulYtX(x, n, d, mean, y, l, next);
+    rows.backProject(y, l, next);
     orthonormalizeRows(next, l, d, rng);
   }
-  return { k, l, d, mean, basis: next, components, scores, variances, totalVariance, capturedL, lagged };
+  return { k, l, d, mean, basis: next, components, scores, variances, totalVariance, capturedL, lagged, kernels: rows.kernels };
 }
+

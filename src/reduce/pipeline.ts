@@ -22,6 +22,7 @@ import { faithfulness, type Faithfulness } from "./faithfulness.ts";
 import { DEFAULT_PERPLEXITY, effectivePerplexity, exactNeighbours, tsneAffinities, tsneEmbed } from "./tsne.ts";
 import { neighbourCount } from "./tsne-affinities.ts";
 import { graphInPacked, graphInRows, keptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
+import { kernelKind, type KernelKind } from "./kernels.ts";
 import type { ReduceMethod } from "../contract.ts";
 
 /** UMAP's neighbours per point, counting the point itself (umap-learn's default). */
@@ -109,6 +110,8 @@ export interface ReduceResult {
   /** Milliseconds the reduction took. */
   ms: number;
   method: ReduceMethod;
+  /** Which kernels ran the dense products (kernels.ts): WebAssembly SIMD, or JavaScript without it. */
+  kernels: KernelKind;
 }
 
 /** One frame's work besides its rows: the state it starts from (null = cold), seed, notes. */
@@ -181,7 +184,7 @@ export class LayerReducer {
     const alignWith = !layout.cold ? ctx.prev : last && last.n === n ? last : null;
     const xy = this.finish(data, layout, alignWith, seq, reference);
     ctx.onProgress?.(1, "done");
-    return { xy, cold: layout.cold, warmFrom, faithfulness: judged, notes: ctx.notes, excluded, ms: now() - t0, method: this.method };
+    return { xy, cold: layout.cold, warmFrom, faithfulness: judged, notes: ctx.notes, excluded, ms: now() - t0, method: this.method, kernels: kernelKind() };
   }
 
   /** The first state of `warmFrom` kept with this shape (or the last one when not given). */

@@ -112,5 +112,6 @@ export function fitHooks(result: Reduced | undefined): Record<string, string> {
     fit: result === undefined ? "" : result.cold ? "cold" : "warm",
     trust: faith === null ? "" : faith.trust.toFixed(4),
     globalRho: faith === null || !Number.isFinite(faith.global) ? "" : faith.global.toFixed(4),
+    kernels: result?.kernels ?? "",
   };
 }

@@ -86,6 +86,8 @@ test("scrubbed back from the trained frame, step 0 looks as a fresh view of step
   const scrubbed = await settledPoints(page, 0);
   const attrs = await rootAttrs(page, 0);
   assert.equal(attrs.fit, "cold", "step 0 may not start from the trained layout");
+  // The reduction worker runs the WebAssembly SIMD kernels in the real page, not the fallback.
+  assert.equal(attrs.kernels, "simd", "the worker's dense products run in WebAssembly SIMD");
   assert.match(await page.locator(".sentrycam-root .sentrycam-status").first().innerText(), /trustworthiness 0\.\d\d/);
 
   await runCell(page, 1);

@@ -41,7 +41,7 @@ function heldPort(): { start: PortFactory; posted: WorkerRequest[]; reply(r: Wor
 const result = (req: WorkerRequest): WorkerReply => {
   assert.equal(req.type, "reduce");
   if (req.type !== "reduce") throw new Error("not a reduce request");
-  return { type: "result", id: req.id, layer: req.layer, seq: req.seq, xy: new Float32Array(2 * req.n), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 1, method: req.method };
+  return { type: "result", id: req.id, layer: req.layer, seq: req.seq, xy: new Float32Array(2 * req.n), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 1, method: req.method, kernels: "js" };
 };
 
 const noEvents = { result() {}, progress() {}, error() {} };
@@ -124,7 +124,7 @@ test("each frame is offered only the reduced frames just before it as warm start
 
 test("the result cache evicts the least recently used; peek does not refresh", () => {
   const cache = new ResultCache(2);
-  const r = (seq: number): Reduced => ({ layer: "h", seq, method: "umap", xy: new Float32Array(0), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 0 });
+  const r = (seq: number): Reduced => ({ layer: "h", seq, method: "umap", xy: new Float32Array(0), cold: true, warmFrom: null, faithfulness: null, notes: [], excluded: 0, ms: 0, kernels: "js" });
   cache.put(r(1));
   cache.put(r(2));
   assert.ok(cache.get("h", "umap", 1)); // 1 is now the most recent
