@@ -19,6 +19,7 @@ import { fuzzySimplicialSet } from "./fuzzy.ts";
 import { defaultEpochs, optimizeLayout, pcaInit } from "./layout.ts";
 import { alignTo } from "./procrustes.ts";
 import { faithfulness, type Faithfulness } from "./faithfulness.ts";
+import { inLocalityOrder, LOCALITY_MIN_ROWS } from "./locality.ts";
 import { DEFAULT_PERPLEXITY, effectivePerplexity, exactNeighbours, tsneAffinities, tsneEmbed } from "./tsne.ts";
 import { neighbourCount } from "./tsne-affinities.ts";
 import { graphInPacked, graphInRows, keptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
@@ -74,6 +75,8 @@ export interface LayerReducerOptions {
   warmAlpha?: number;
   /** Below this many points the cold kNN is exact (default DEFAULT_EXACT_KNN_BELOW). */
   exactKnnBelow?: number;
+  /** From this many points a warm frame's rows are put in locality order (default LOCALITY_MIN_ROWS). */
+  localityMinRows?: number;
 }
 
 export type ProgressFn = (fraction: number, stage: string) => void;
@@ -124,6 +127,8 @@ interface FrameContext {
 
 /** A layout of the packed rows, the space it was fitted in and what the next frames need. */
 interface Layout {
+  /** The packed rows the layout was fitted on (a warm frame may reorder them: locality.ts). */
+  data: Rows;
   local: Float32Array;
   cold: boolean;
   next: Partial<WarmState>;
@@ -174,15 +179,14 @@ export class LayerReducer {
     const data = finiteRows(x, n, d);
     const excluded = n - data.m;
     if (excluded > 0) ctx.notes.push(`${plural(excluded, "row")} with NaN/Inf excluded`);
-    const labels = packedLabels(o.labels ?? null, data);
     let layout = this.layout(data, ctx);
     let judged: Faithfulness | null = null;
-    if (data.m > 2 && d > 0) [layout, judged] = this.judge(data, labels, layout, ctx);
+    if (data.m > 2 && d > 0) [layout, judged] = this.judge(data, o.labels ?? null, layout, ctx);
     const warmFrom = layout.cold ? null : prevSeq;
     const reference = layout.cold ? judged : (ctx.prev?.reference ?? judged);
     // A cold fit is turned to match the last output (only rotated, reflected, moved and scaled).
     const alignWith = !layout.cold ? ctx.prev : last && last.n === n ? last : null;
-    const xy = this.finish(data, layout, alignWith, seq, reference);
+    const xy = this.finish(layout, alignWith, seq, reference);
     ctx.onProgress?.(1, "done");
     return { xy, cold: layout.cold, warmFrom, faithfulness: judged, notes: ctx.notes, excluded, ms: now() - t0, method: this.method, kernels: kernelKind() };
   }
@@ -210,7 +214,7 @@ export class LayerReducer {
    * fitted again cold, and the cold fit kept unless the warm one was better on both measures.
    */
   private judge(data: Rows, labels: Int32Array | null, layout: Layout, ctx: FrameContext): [Layout, Faithfulness] {
-    const measure = (l: Layout): Faithfulness => faithfulness(data.xc, data.d, l.z, l.dims, l.local, data.m, labels, this.seed);
+    const measure = (l: Layout): Faithfulness => faithfulness(l.data.xc, l.data.d, l.z, l.dims, l.local, l.data.m, packedLabels(labels, l.data), this.seed);
     const q = measure(layout);
     const ref = ctx.prev?.reference;
     if (layout.cold || !ref || !(q.trust < ref.trust - TRUST_SLACK || q.global < ref.global - GLOBAL_SLACK)) return [layout, q];
@@ -223,8 +227,8 @@ export class LayerReducer {
   }
 
   /** Scatter the packed layout back to all n rows (NaN for excluded), align, keep as warm state. */
-  private finish(data: Rows, layout: Layout, alignWith: WarmState | null, seq: number, reference: Faithfulness | null): Float32Array {
-    const { n, d, m, rows } = data;
+  private finish(layout: Layout, alignWith: WarmState | null, seq: number, reference: Faithfulness | null): Float32Array {
+    const { n, d, m, rows } = layout.data;
     const xy = new Float32Array(2 * n).fill(NaN);
     for (let r = 0; r < m; r++) {
       xy[2 * rows[r]] = layout.local[2 * r];
@@ -249,18 +253,19 @@ export class LayerReducer {
       local[2 * r] = res.scores[r * k2];
       local[2 * r + 1] = k2 > 1 ? res.scores[r * k2 + 1] : 0;
     }
-    return { local, cold: !warm || !prev?.xy, next: { pca2: res }, z: xc, dims: d };
+    return { data, local, cold: !warm || !prev?.xy, next: { pca2: res }, z: xc, dims: d };
   }
 
-  private umapLayout(data: Rows, ctx: FrameContext): Layout {
+  private umapLayout(frame: Rows, ctx: FrameContext): Layout {
     const k = this.nNeighbors;
+    const data = this.warmLocality(frame, ctx.prev, k);
     ctx.onProgress?.(0, "pca");
     const { z, dims, pre, basisAge } = this.preReduce(data, ctx);
     ctx.onProgress?.(STAGE_START.knn, "knn");
     const { graph, init, keep } = this.neighbours(z, dims, data, ctx);
     if (init && keep < COLD_KEEP_BELOW) {
       ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): cold fit`);
-      return this.umapLayout(data, { ...ctx, prev: null, seed: this.seed });
+      return this.umapLayout(frame, { ...ctx, prev: null, seed: this.seed });
     }
     ctx.onProgress?.(STAGE_START.graph, "graph");
     const fuzzy = fuzzySimplicialSet(graph);
@@ -271,26 +276,27 @@ export class LayerReducer {
       nEpochs: start.epochs, initialAlpha: start.alpha, seed: ctx.seed,
       onEpoch: onProgress ? (done, total) => { if (done % every === 0) onProgress(STAGE_START.layout + 0.59 * (done / total), "layout"); } : undefined,
     });
-    return { local: start.emb, cold: start.cold, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
+    return { data, local: start.emb, cold: start.cold, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
   }
 
   /**
    * t-SNE of the pre-reduced rows (tsne.ts); warm: from the previous positions, with the previous
    * frame's neighbour graph refined instead of an exact kNN search (most of a frame's cost).
    */
-  private tsneLayout(data: Rows, ctx: FrameContext): Layout {
-    ctx.onProgress?.(0, "pca");
-    const { z, dims, pre, basisAge } = this.preReduce(data, ctx);
-    const { m } = data;
-    ctx.onProgress?.(STAGE_START.knn, "knn");
+  private tsneLayout(frame: Rows, ctx: FrameContext): Layout {
+    const { m } = frame;
     const perplexity = effectivePerplexity(m, DEFAULT_PERPLEXITY);
     const k = Math.min(m, neighbourCount(m, perplexity) + 1);
+    const data = this.warmLocality(frame, ctx.prev, k);
+    ctx.onProgress?.(0, "pca");
+    const { z, dims, pre, basisAge } = this.preReduce(data, ctx);
+    ctx.onProgress?.(STAGE_START.knn, "knn");
     const prevGraph = ctx.prev?.knn && ctx.prev.k === k ? graphInPacked(ctx.prev.knn, k, data) : null;
     const graph = prevGraph ? refineNeighbours(z, m, dims, k, prevGraph) : exactNeighbours(z, m, dims, k);
     const keep = prevGraph ? keptShare(graph, prevGraph, k) : 1;
     if (keep < COLD_KEEP_BELOW) {
       ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): cold fit`);
-      return this.tsneLayout(data, { ...ctx, prev: null, seed: this.seed });
+      return this.tsneLayout(frame, { ...ctx, prev: null, seed: this.seed });
     }
     ctx.onProgress?.(STAGE_START.graph, "graph");
     const init = prevGraph && ctx.prev?.xy ? warmPositions(ctx.prev.xy, data, graph)[0] : null;
@@ -299,7 +305,16 @@ export class LayerReducer {
       init, seed: ctx.seed, perplexity, affinities: tsneAffinities(graph, perplexity),
       onIteration: onProgress ? (done, total) => onProgress(STAGE_START.layout + 0.59 * (done / total), "layout") : undefined,
     });
-    return { local, cold: init === null, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
+    return { data, local, cold: init === null, next: { pre, basisAge, knn: graphInRows(graph, data, k), k }, z, dims };
+  }
+
+  /**
+   * A warm frame's rows in the locality order of the layout it starts from (locality.ts); a frame
+   * that will be fitted cold keeps its order, so that a cold fit depends on the frame alone.
+   */
+  private warmLocality(frame: Rows, prev: WarmState | null, k: number): Rows {
+    if (!prev?.xy || !prev.knn || prev.k !== k) return frame;
+    return inLocalityOrder(frame, prev.xy, this.opts.localityMinRows ?? LOCALITY_MIN_ROWS);
   }
 
   /** PCA to `pcaDims` dimensions when the layer is wider (warm: projected on the last basis). */
@@ -392,5 +407,5 @@ function trivialLayout(data: Rows, ctx: FrameContext): Layout {
   if (n > 0 && m <= 2) ctx.notes.push(`only ${plural(m, "valid point")}: trivial layout`);
   const local = new Float32Array(2 * m);
   if (m === 2) { local[0] = -1; local[2] = 1; }
-  return { local, cold: true, next: {}, z: data.xc, dims: data.d };
+  return { data, local, cold: true, next: {}, z: data.xc, dims: data.d };
 }
