@@ -61,22 +61,27 @@ export function smoothKnnDist(
       for (let j = 0; j < nz; j++) if (nonZero[j] > m) m = nonZero[j];
       rhos[i] = m;
     }
+    // The same root as umap-learn's bisection, to the same tolerance, found by Newton steps kept
+    // inside the bracket (a bisection step when one would leave it): ~6 evaluations instead of ~30.
     let lo = 0, hi = Infinity, mid = 1;
     for (let it = 0; it < nIter; it++) {
-      let psum = 0;
+      let psum = 0, slope = 0;
       for (let j = 1; j < k; j++) {
         if (indices[o + j] < 0) continue;
         const dd = distances[o + j] - rhos[i];
-        psum += dd > 0 ? Math.exp(-(dd / mid)) : 1;
+        if (dd > 0) {
+          const e = Math.exp(-(dd / mid));
+          psum += e;
+          slope += e * dd;
+        } else psum += 1;
       }
       if (Math.abs(psum - target) < SMOOTH_K_TOLERANCE) break;
-      if (psum > target) {
-        hi = mid;
-        mid = (lo + hi) / 2;
-      } else {
-        lo = mid;
-        mid = hi === Infinity ? mid * 2 : (lo + hi) / 2;
-      }
+      if (psum > target) hi = mid;
+      else lo = mid;
+      // d psum / d sigma = Σ e·dd / sigma²
+      const step = mid - ((psum - target) * mid * mid) / slope;
+      if (step > lo && step < hi) mid = step;
+      else mid = hi === Infinity ? mid * 2 : (lo + hi) / 2;
     }
     sigmas[i] = mid;
     const floor = MIN_K_DIST_SCALE * (rhos[i] > 0 ? rowMean[i] : meanAll);

@@ -22,7 +22,7 @@ import { faithfulness, type Faithfulness } from "./faithfulness.ts";
 import { inLocalityOrder, LOCALITY_MIN_ROWS } from "./locality.ts";
 import { DEFAULT_PERPLEXITY, effectivePerplexity, exactNeighbours, tsneAffinities, tsneEmbed } from "./tsne.ts";
 import { neighbourCount } from "./tsne-affinities.ts";
-import { graphInPacked, graphInRows, keptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
+import { graphInPacked, graphInRows, sampledKeptShare, warmPositions, WarmStates, type Rows, type WarmState } from "./warm.ts";
 import { kernelKind, type KernelKind } from "./kernels.ts";
 import type { ReduceMethod } from "../contract.ts";
 
@@ -293,7 +293,7 @@ export class LayerReducer {
     ctx.onProgress?.(STAGE_START.knn, "knn");
     const prevGraph = ctx.prev?.knn && ctx.prev.k === k ? graphInPacked(ctx.prev.knn, k, data) : null;
     const graph = prevGraph ? refineNeighbours(z, m, dims, k, prevGraph) : exactNeighbours(z, m, dims, k);
-    const keep = prevGraph ? keptShare(graph, prevGraph, k) : 1;
+    const keep = prevGraph ? sampledKeptShare(z, m, dims, k, prevGraph, this.seed) : 1;
     if (keep < COLD_KEEP_BELOW) {
       ctx.notes.push(`neighbourhoods changed a lot (${Math.round(keep * 100)}% kept): cold fit`);
       return this.tsneLayout(frame, { ...ctx, prev: null, seed: this.seed });
@@ -351,7 +351,7 @@ export class LayerReducer {
     if (init) graph = refineNeighbours(z, m, dims, k, init);
     else if (m < (this.opts.exactKnnBelow ?? DEFAULT_EXACT_KNN_BELOW)) graph = knnBruteForce(z, m, dims, k);
     else graph = knnDescent(z, m, dims, k, { seed: ctx.seed, onRound });
-    return { graph, init, keep: init ? keptShare(graph, init, k) : 1 };
+    return { graph, init, keep: init ? sampledKeptShare(z, m, dims, k, init, this.seed) : 1 };
   }
 
   /** Where the layout starts: the previous frame's positions (warm), else a PCA initialisation. */

@@ -2,7 +2,8 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { inLocalityOrder } from "../../src/reduce/locality.ts";
 import { finiteRows, LayerReducer } from "../../src/reduce/pipeline.ts";
-import { knnBruteForce } from "../../src/reduce/knn.ts";
+import { knnBruteForce, refineNeighbours } from "../../src/reduce/knn.ts";
+import { sampledKeptShare } from "../../src/reduce/warm.ts";
 import { quality } from "../../bench/lib/quality.ts";
 import { clusters, jitter } from "../../bench/lib/synthetic.ts";
 
@@ -62,4 +63,20 @@ test("a warm frame reduced in locality order is as faithful and keeps every row 
     }
     assert.ok(move < 0.1 * spread, `${method}: mean move ${(move / n).toFixed(3)} against a spread of ${(spread / n).toFixed(3)}`);
   }
+});
+
+test("the share of neighbours kept is judged on exact neighbours, not on a graph refined from the old one", () => {
+  const n = 800, d = 16, k = 15;
+  const { x: a } = clusters(n, d, { clusters: 6, seed: 31 });
+  const { x: b } = clusters(n, d, { clusters: 6, seed: 32 }); // unrelated geometry
+  const init = knnBruteForce(a, n, d, k).indices;
+  assert.equal(sampledKeptShare(a, n, d, k, init, 1), 1, "the same frame keeps every neighbour");
+  const jittered = sampledKeptShare(jitter(a, 0.05, 2), n, d, k, init, 1);
+  assert.ok(jittered > 0.6 && jittered < 1, `a jittered frame keeps most (${jittered.toFixed(2)})`);
+  const unrelated = sampledKeptShare(b, n, d, k, init, 1);
+  const refined = refineNeighbours(b, n, d, k, init);
+  let kept = 0, total = 0;
+  for (let i = 0; i < n; i++) for (let s = 1; s < k; s++) { total++; for (let t = 0; t < k; t++) if (init[i * k + t] === refined.indices[i * k + s]) { kept++; break; } }
+  assert.ok(unrelated < 0.25, `an unrelated frame keeps ${unrelated.toFixed(2)} (below COLD_KEEP_BELOW)`);
+  assert.ok(kept / total > unrelated + 0.1, `the refined graph overstates it: ${(kept / total).toFixed(2)}`);
 });
