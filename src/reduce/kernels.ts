@@ -39,7 +39,7 @@ let enabled = true;
 /** The rows now in the kernels' memory, from byte 0; scratch space starts after them. */
 let resident: SimdRows | null = null;
 
-/** The kernels, compiled on first use (synchronously: the module is ~1.4 kB); null without SIMD. */
+/** The kernels, compiled on first use (synchronously: the module is 2 kB); null without SIMD. */
 function kernels(): Exports | null {
   if (!enabled) return null;
   if (compiled !== undefined) return compiled;
