@@ -105,6 +105,8 @@ interface CaseResult {
   sendToReceivedS: { median: number | null; each: (number | null)[] };
   workerMs: { median: number | null; each: (number | null)[] };
   coldWorkerMs: number | null;
+  /** The kernels the worker ran for the last frame drawn (simd or js). */
+  kernels: string;
   shown: number;
   skipped: { count: number; steps: number[]; why: string[] };
   longTasks: { over100: number; over200: number; maxMs: number; totalMs: number; windowS: number; durations: number[] };
@@ -241,6 +243,7 @@ function summarise(c: Case, sent: { step: number; t: number }[], log: PageLog, t
     sendToReceivedS: { median: median(ok(received)), each: received },
     workerMs: { median: median(ok(worker)), each: worker },
     coldWorkerMs: workerMsOf(coldStatus),
+    kernels: log.drawn[log.drawn.length - 1]?.kernels ?? "",
     shown: sent.length - skippedSteps.length,
     skipped: { count: skippedSteps.length, steps: skippedSteps, why },
     longTasks: {
@@ -302,12 +305,12 @@ const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(di
 
 function table(results: CaseResult[]): string {
   const lines = [
-    "| case | frames (period) | send→shown median s | p95 s | send→received median s | worker ms/frame (median) | cold fit ms | skipped | long tasks >100 ms | >200 ms | max ms | long-task ms in window |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| case | frames (period) | send→shown median s | p95 s | send→received median s | worker ms/frame (median) | cold fit ms | kernels | skipped | long tasks >100 ms | >200 ms | max ms | long-task ms in window |",
+    "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.case} | ${r.frames} (${r.periodS} s) | ${fmt(r.sendToShownS.median)} | ${fmt(r.sendToShownS.p95)} | ${fmt(r.sendToReceivedS.median)} | ${fmt(r.workerMs.median, 0)} | ${fmt(r.coldWorkerMs, 0)} | ${r.skipped.count} | ${r.longTasks.over100} | ${r.longTasks.over200} | ${r.longTasks.maxMs} | ${r.longTasks.totalMs} of ${r.longTasks.windowS.toFixed(0)} s |`,
+      `| ${r.case} | ${r.frames} (${r.periodS} s) | ${fmt(r.sendToShownS.median)} | ${fmt(r.sendToShownS.p95)} | ${fmt(r.sendToReceivedS.median)} | ${fmt(r.workerMs.median, 0)} | ${fmt(r.coldWorkerMs, 0)} | ${r.kernels} | ${r.skipped.count} | ${r.longTasks.over100} | ${r.longTasks.over200} | ${r.longTasks.maxMs} | ${r.longTasks.totalMs} of ${r.longTasks.windowS.toFixed(0)} s |`,
     );
   }
   return lines.join("\n");

@@ -10,6 +10,8 @@ export interface Drawn {
   painted: number;
   /** The status line at that moment (names the worker's time for the frame drawn). */
   status: string;
+  /** Which kernels the worker ran (data-kernels: simd or js). */
+  kernels: string;
 }
 
 export interface PageLog {
@@ -37,7 +39,8 @@ export function installObservers(): void {
         if (step === r.oldValue || step === "") continue;
         const attr = Date.now();
         const status = el.querySelector(".sentrycam-status")?.textContent ?? "";
-        requestAnimationFrame(() => log.drawn.push({ step, attr, painted: Date.now(), status }));
+        const kernels = el.dataset.kernels ?? "";
+        requestAnimationFrame(() => log.drawn.push({ step, attr, painted: Date.now(), status, kernels }));
       } else if (r.attributeName === "data-frames") {
         const frames = Number(el.dataset.frames ?? 0);
         if (String(frames) !== r.oldValue) log.received.push({ frames, t: Date.now() });

@@ -32,16 +32,22 @@ export interface Faithfulness {
 
 /**
  * The faithfulness of `layout` (2m) to m packed rows: `x` full-D (m×d), `z` the space the layout
- * was fitted in (m×dims, may be `x` itself), `labels` per packed row (−1 = none) or null.
+ * was fitted in (m×dims, may be `x` itself), `labels` per packed row (−1 = none) or null. `rows`
+ * (the original index of each packed row) makes the sample the same original rows however the
+ * rows are packed (a warm frame may reorder them), so that layouts of one frame compare on the
+ * same points; without it the packed order is the original one.
  */
 export function faithfulness(
   x: Float32Array, d: number, z: Float32Array, dims: number, layout: Float32Array, m: number, labels: Int32Array | null, seed = 1,
+  rows: Int32Array | null = null,
 ): Faithfulness {
   const rng = new Rng(seed ^ 0x2f6b1d3);
-  const trust = trustworthiness(z, dims, layout, m, sample(m, FAITHFULNESS_SAMPLE, rng));
+  const inOriginalOrder = originalOrder(rows, m);
+  const pick = (count: number): Int32Array => sample(m, count, rng).map((r) => inOriginalOrder[r]);
+  const trust = trustworthiness(z, dims, layout, m, pick(FAITHFULNESS_SAMPLE));
   const byClass = labels === null ? null : classCentroids(x, d, layout, m, labels);
   if (byClass !== null) return { trust, global: spearman(...pairDistances(byClass.high, d, byClass.low, byClass.count)), globalOf: "classes" };
-  const marks = sample(m, GLOBAL_LANDMARKS, rng);
+  const marks = pick(GLOBAL_LANDMARKS);
   const high = new Float32Array(marks.length * d);
   const low = new Float32Array(marks.length * 2);
   marks.forEach((r, i) => {
@@ -50,6 +56,19 @@ export function faithfulness(
     low[2 * i + 1] = layout[2 * r + 1];
   });
   return { trust, global: spearman(...pairDistances(high, d, low, marks.length)), globalOf: "landmarks" };
+}
+
+/** The packed rows listed by ascending original index (the identity without `rows`). */
+function originalOrder(rows: Int32Array | null, m: number): Int32Array {
+  if (rows === null) return Int32Array.from({ length: m }, (_, r) => r);
+  let n = 0;
+  for (let r = 0; r < m; r++) if (rows[r] + 1 > n) n = rows[r] + 1;
+  const at = new Int32Array(n).fill(-1);
+  for (let r = 0; r < m; r++) at[rows[r]] = r;
+  const out = new Int32Array(m);
+  let c = 0;
+  for (let o = 0; o < n; o++) if (at[o] >= 0) out[c++] = at[o];
+  return out;
 }
 
 /** Up to `count` distinct rows of m, seeded (all rows when m ≤ count). */

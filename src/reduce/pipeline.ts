@@ -217,7 +217,7 @@ export class LayerReducer {
    * fitted again cold, and the cold fit kept unless the warm one was better on both measures.
    */
   private judge(data: Rows, labels: Int32Array | null, layout: Layout, ctx: FrameContext): [Layout, Faithfulness] {
-    const measure = (l: Layout): Faithfulness => faithfulness(l.data.xc, l.data.d, l.z, l.dims, l.local, l.data.m, packedLabels(labels, l.data), this.seed);
+    const measure = (l: Layout): Faithfulness => faithfulness(l.data.xc, l.data.d, l.z, l.dims, l.local, l.data.m, packedLabels(labels, l.data), this.seed, l.data.rows);
     const q = measure(layout);
     const ref = ctx.prev?.reference;
     if (layout.cold || !ref || !(q.trust < ref.trust - TRUST_SLACK || q.global < ref.global - GLOBAL_SLACK)) return [layout, q];

@@ -4,6 +4,7 @@ import { inLocalityOrder } from "../../src/reduce/locality.ts";
 import { finiteRows, LayerReducer } from "../../src/reduce/pipeline.ts";
 import { knnBruteForce, refineNeighbours } from "../../src/reduce/knn.ts";
 import { sampledKeptShare } from "../../src/reduce/warm.ts";
+import { faithfulness } from "../../src/reduce/faithfulness.ts";
 import { quality } from "../../bench/lib/quality.ts";
 import { clusters, jitter } from "../../bench/lib/synthetic.ts";
 
@@ -79,4 +80,19 @@ test("the share of neighbours kept is judged on exact neighbours, not on a graph
   for (let i = 0; i < n; i++) for (let s = 1; s < k; s++) { total++; for (let t = 0; t < k; t++) if (init[i * k + t] === refined.indices[i * k + s]) { kept++; break; } }
   assert.ok(unrelated < 0.25, `an unrelated frame keeps ${unrelated.toFixed(2)} (below COLD_KEEP_BELOW)`);
   assert.ok(kept / total > unrelated + 0.1, `the refined graph overstates it: ${(kept / total).toFixed(2)}`);
+});
+
+test("faithfulness is measured on the same original rows however the rows are packed", () => {
+  const n = 700, d = 12;
+  const { x } = clusters(n, d, { clusters: 5, seed: 8 });
+  const data = finiteRows(x, n, d);
+  const layout = new LayerReducer({ method: "umap", seed: 1 }).reduce(x, n, d).xy;
+  const xy = Float32Array.from(layout);
+  const sorted = inLocalityOrder(data, xy, 0);
+  const packedLayout = new Float32Array(2 * n);
+  sorted.rows.forEach((orig, r) => { packedLayout[2 * r] = layout[2 * orig]; packedLayout[2 * r + 1] = layout[2 * orig + 1]; });
+  const plain = faithfulness(x, d, x, d, layout, n, null, 3, data.rows);
+  const reordered = faithfulness(sorted.xc, d, sorted.xc, d, packedLayout, n, null, 3, sorted.rows);
+  assert.equal(reordered.trust, plain.trust, "trustworthiness on the same query points");
+  assert.equal(reordered.global, plain.global, "the global measure on the same landmarks");
 });
