@@ -11,6 +11,7 @@
  */
 import { Rng } from "./rng.ts";
 import { sqDistances } from "./kernels.ts";
+import { nearest } from "./knn.ts";
 
 /** Neighbours per point of trustworthiness (the usual k = 10). */
 export const TRUST_K = 10;
@@ -107,23 +108,6 @@ function trustworthiness(z: Float32Array, dims: number, layout: Float32Array, m:
   }
   const norm = queries.length * k * (2 * m - 3 * k - 1);
   return norm > 0 ? Math.max(0, 1 - (2 / norm) * penalty) : 1;
-}
-
-/** Indices of the k smallest values (k small: a bounded insertion list). */
-function nearest(values: Float64Array, k: number): number[] {
-  const best: number[] = [];
-  for (let j = 0; j < values.length; j++) {
-    const v = values[j];
-    if (best.length === k && v >= values[best[k - 1]]) continue;
-    let i = Math.min(best.length, k - 1);
-    if (best.length < k) best.push(j);
-    while (i > 0 && values[best[i - 1]] > v) {
-      best[i] = best[i - 1];
-      i--;
-    }
-    best[i] = j;
-  }
-  return best;
 }
 
 /** Class centroids full-D (count×d) and 2-D (count×2), or null with fewer than MIN_CLASSES classes. */

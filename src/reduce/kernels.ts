@@ -7,6 +7,7 @@
  * `useSimd(false)`) every function here gives the same results from JavaScript, in double precision.
  */
 import { columnMoments, gram as gramJs, mulRowsBy as mulRowsByJs, mulXVt, mulYtX } from "./linalg.ts";
+import { sqDist } from "./knn.ts";
 import { KERNELS_WASM } from "./kernels-wasm.ts";
 
 export type KernelKind = "simd" | "js";
@@ -137,17 +138,7 @@ export function sqDistances(z: Float32Array, m: number, dims: number, queries: I
   const Q = queries.length, out = new Float64Array(Q * m);
   const k = kernels();
   if (!k || m === 0 || dims === 0 || Q === 0) {
-    for (let c = 0; c < Q; c++) {
-      const a = queries[c] * dims, o = c * m;
-      for (let j = 0; j < m; j++) {
-        let s = 0;
-        for (let p = 0, b = j * dims; p < dims; p++) {
-          const t = z[a + p] - z[b + p];
-          s += t * t;
-        }
-        out[o + j] = s;
-      }
-    }
+    for (let c = 0; c < Q; c++) for (let j = 0; j < m; j++) out[c * m + j] = sqDist(z, queries[c], j, dims);
     return out;
   }
   const m4 = roundUp(m, 4), d4 = roundUp(dims, 4), q2 = roundUp(Q, 2);

@@ -37,7 +37,7 @@ export interface KnnDescentOptions {
  * Squared distance between rows a and b. Four running sums: one sum would make every addition wait
  * for the last (a chain of `dim` dependent additions), four let the CPU overlap them (~2× faster).
  */
-function sqDist(x: Float32Array, a: number, b: number, dim: number): number {
+export function sqDist(x: Float32Array, a: number, b: number, dim: number): number {
   const ao = a * dim, bo = b * dim;
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, p = 0;
   for (; p + 3 < dim; p += 4) {
@@ -50,6 +50,23 @@ function sqDist(x: Float32Array, a: number, b: number, dim: number): number {
     s0 += t * t;
   }
   return (s0 + s1) + (s2 + s3);
+}
+
+/** Indices of the k smallest values (k small: a bounded insertion list). */
+export function nearest(values: Float64Array, k: number): number[] {
+  const best: number[] = [];
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j];
+    if (best.length === k && v >= values[best[k - 1]]) continue;
+    let i = Math.min(best.length, k - 1);
+    if (best.length < k) best.push(j);
+    while (i > 0 && values[best[i - 1]] > v) {
+      best[i] = best[i - 1];
+      i--;
+    }
+    best[i] = j;
+  }
+  return best;
 }
 
 /** Bounded max-heaps of (index, distance, isNew) per point, K slots each. */

@@ -54,7 +54,7 @@ export interface PcaResult {
   capturedL: number;
   /** True when the lagged warm path was taken (basis is one step ahead of the components). */
   lagged: boolean;
-  /** Which kernels multiplied the data matrix (centered-rows.ts). */
+  /** Which kernels multiplied the data matrix (kernels.ts). */
   kernels: KernelKind;
 }
 
@@ -150,4 +150,3 @@ export function pca(x: Float32Array, n: number, d: number, k: number, opts: PcaO
   }
   return { k, l, d, mean, basis: next, components, scores, variances, totalVariance, capturedL, lagged, kernels: rows.kernels };
 }
-

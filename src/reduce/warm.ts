@@ -4,7 +4,7 @@
  * A frame warm-starts only from the state of a frame the caller names (one near it in training
  * order), never from whichever frame happened to be reduced last.
  */
-import { offerBounded, type KnnGraph } from "./knn.ts";
+import { nearest, type KnnGraph } from "./knn.ts";
 import { sqDistances } from "./kernels.ts";
 import { Rng } from "./rng.ts";
 import type { PcaResult } from "./pca.ts";
@@ -128,21 +128,13 @@ export function sampledKeptShare(z: Float32Array, m: number, dims: number, k: nu
     queries.forEach((q, c) => {
       const row = all.subarray(c * m, c * m + m);
       row[q] = Infinity;
-      for (const j of nearestK(row, K)) {
+      for (const j of nearest(row, K)) {
         total++;
         for (let t = 0; t < k; t++) if (init[q * k + t] === j) { same++; break; }
       }
     });
   }
   return total > 0 ? same / total : 1;
-}
-
-/** Indices of the K smallest values (a bounded max-heap). */
-function nearestK(values: Float64Array, K: number): Int32Array {
-  const hd = new Float64Array(K), hj = new Int32Array(K);
-  let size = 0;
-  for (let j = 0; j < values.length; j++) size = offerBounded(hd, hj, size, K, values[j], j);
-  return hj.subarray(0, size);
 }
 
 /**
