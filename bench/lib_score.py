@@ -81,8 +81,8 @@ class LoggedAuditor(Auditor):
         self.fed.append((int(step), layer, {k: float(v) for k, v in metrics.items()}))
         return metrics, new
 
-    def observe_scalars(self, step, scalars):
-        new = super().observe_scalars(step, scalars)
+    def observe_scalars(self, step, scalars, steps=None):
+        new = super().observe_scalars(step, scalars, steps)
         self.fed.append((int(step), None, {str(k): float(v) for k, v in scalars.items()}))
         return new
 

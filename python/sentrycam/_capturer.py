@@ -14,7 +14,7 @@ from typing import Any
 from ._parts import MonitorParts
 from ._settings import step_number
 from .base import GroupNames, task_boundary
-from .capture import Capture, Distributed, ProbeSession, pool_for
+from .capture import Capture, Distributed, ProbeSession, ScalarMeans, pool_for
 
 __all__ = ["Capturer", "StepClock"]
 
@@ -71,6 +71,7 @@ class Capturer:
         self.tasks: tuple[dict[str, Any], ...] = ()  # task boundaries (cam.task), in order
         self.last_step = 0  # the last step (on sentrycam's clock) of step()/log(): task() marks
         self.clock = StepClock(parts.log.report)
+        self.means = ScalarMeans()  # scalars given between captures, averaged into the next
 
     def step(self, step: int, scalars: dict[str, Any]) -> None:
         """One training step (see ``Monitor.step``)."""
@@ -95,6 +96,8 @@ class Capturer:
         worker = pipeline.worker
         idle_since = worker.idle_since if worker is not None and cadence.budget else None
         if not cadence.due(step, idle_since):
+            if scalars:
+                self.means.add(scalars)
             if pipeline.sync:
                 self.parts.channel.flush_due()  # frames batched in a burst leave within ~20 ms
             return
@@ -112,19 +115,23 @@ class Capturer:
             parts.log.report(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
             return
         if run is None:  # this rank's part of a sharded pass is with rank 0, which makes frames
+            self.means.take({})  # rank 0 reports the scalars
             parts.cadence.captured(step, t0, time.perf_counter() - t0, 0.0, 0.0)
             return
         for problem in run.problems:
             parts.log.report(f"step {step}: {problem}")
+        means, steps = self.means.take(scalars)
+        clean = parts.inputs.scalars(step, means)
         capture = Capture(
             step,
             self.session.layers(run),
-            parts.inputs.scalars(step, scalars),
+            clean,
             parts.cadence.effective_every,
             run.ready,
             group_names=self.groups.names,
             tasks=self.tasks,
             logits=run.logits,
+            scalar_steps={k: steps[k] for k in clean},
         )
         parts.pipeline.submit(capture, t0)
 

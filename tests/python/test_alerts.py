@@ -227,6 +227,38 @@ def test_learning_rate_decay_is_not_a_stopped_layer():
     assert out == []
 
 
+def _jittering_layer(lr_after: float | None) -> list:
+    """A layer learning at a steady rate, whose change falls to 30% at step 1000 (a frozen
+    layer under BatchNorm still jitters); the learning rate 0.1 is passed from step 0, and
+    ``lr_after`` from step 1000 (None: no learning rate at all)."""
+    eng = AlertEngine()
+    rng = np.random.default_rng(3)
+    out = []
+    for s in range(0, 1600, 10):
+        if lr_after is not None:
+            eng.preview(s, {"lr": 0.1 if s < 1000 else lr_after})
+        if s:
+            level = 0.2 if s < 1000 else 0.06
+            out += eng.update(
+                s, "layer2", {"change_prev": level * (1 + 0.1 * rng.standard_normal())}
+            )
+        if lr_after is not None:
+            out += eng.update(s, None, {"lr": 0.1 if s < 1000 else lr_after})
+    return out
+
+
+def test_a_layer_that_only_jitters_while_the_learning_rate_holds_has_stopped():
+    out = _jittering_layer(lr_after=0.1)
+    assert [(a.rule, a.layer) for a in out] == [("stopped", "layer2")]
+    assert 1090 <= out[0].step <= 1150  # still since the frame before the drop, 100 steps
+    assert "under 40% of its usual change" in out[0].message
+    assert "learning rate held" in out[0].message and "BatchNorm" in out[0].message
+    # the same slowdown from a step decay of the learning rate, or with no learning rate passed,
+    # is no failure: only a layer that all but stops (1% of its usual change) is told then
+    assert _jittering_layer(lr_after=0.01) == []
+    assert _jittering_layer(lr_after=None) == []
+
+
 def test_evidence_of_a_jump():
     rng = np.random.default_rng(0)
     eng = AlertEngine()

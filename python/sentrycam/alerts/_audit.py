@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -137,9 +137,12 @@ class Auditor:
         fed after them, by :meth:`observe_scalars`)."""
         self.engine.preview(int(step), scalars)
 
-    def observe_scalars(self, step: int, scalars: dict[str, float]) -> list[Alert]:
-        """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts."""
-        return self._feed(step, None, readable_floats(scalars))
+    def observe_scalars(
+        self, step: int, scalars: dict[str, float], steps: Mapping[str, int] | None = None
+    ) -> list[Alert]:
+        """Feed run scalars (loss, accuracy, ...) to the engine; return new alerts. ``steps``:
+        how many training steps each value is the mean of (1 where not given)."""
+        return self._feed(step, None, readable_floats(scalars), averaged=steps)
 
     def _feed(
         self,
@@ -147,9 +150,12 @@ class Auditor:
         layer: str | None,
         values: dict[str, float],
         tasks: Sequence[Any] | None = None,
+        averaged: Mapping[str, int] | None = None,
     ) -> list[Alert]:
         try:
-            if tasks is None:
+            if averaged:
+                new = self.engine.update(int(step), layer, values, averaged=averaged)
+            elif tasks is None:
                 new = self.engine.update(int(step), layer, values)
             else:
                 new = self.engine.update(int(step), layer, values, tasks=list(tasks))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..base import split_group_metric
@@ -43,6 +43,7 @@ from ._rules import (
     BATCH_SCALAR_MIN_POINTS,
     EVIDENCE_POINTS,
     FULL_REFERENCE,
+    LAYER_MIN_POINTS,
     History,
     RobustChangeRule,
     SentryCamRule,
@@ -109,6 +110,22 @@ SHARE_RESOLUTION = 0.01
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
 LR_NAMES = ("lr", "learning_rate")
+#: A learning rate that stays above this share of its highest value over a reference window has
+#: held (a step decay of x0.1 has not; a cosine schedule holds for a while, then does not).
+LR_STEADY_SHARE = 0.5
+#: ... over this many steps: twice a reference window and its lag, because a layer keeps slowing
+#: for hundreds of steps after a decay (MobileNetV3's BatchNorm, momentum 0.01, follows slowly).
+LR_STEADY_STEPS = 500
+#: Whether a training loss's reference follows its own rising trend, as a layer metric's does
+#: (a fresh network's norms grow, and that is the baseline). A training loss that rises is never
+#: a baseline: at every=50 the reference ends one frame back, and a loss that rises gradually
+#: (label noise: 0.04, 0.12, 0.48, 0.72 over 150 steps) would be extrapolated as its own level.
+FOLLOW_LOSS_TREND = False
+#: A training scalar that is the mean of at least this many steps (``step()`` averages what it
+#: is given between captures) is about as steady as a layer metric on the fixed probe (its noise
+#: is a third of one batch's, or less), so its rule judges from LAYER_MIN_POINTS frames, not
+#: BATCH_SCALAR_MIN_POINTS: at every=50 from step 350, not 1,050.
+STEADY_MEAN_STEPS = 10
 
 
 def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
@@ -194,8 +211,17 @@ class AlertEngine:
                             p.setdefault("confirm", self.scalar_confirm)
                             p.setdefault("min_effect", SCALAR_MIN_EFFECT)
                             p.setdefault("peak_floor", SCALAR_PEAK_FLOOR)
-                            if not metric.lower().startswith("val"):  # one batch's value
-                                p.setdefault("min_points", BATCH_SCALAR_MIN_POINTS)
+                            if not metric.lower().startswith("val"):  # from training batches
+                                given = p.get("min_points")
+                                st.batch_points = (
+                                    (given, given)
+                                    if given is not None
+                                    else (BATCH_SCALAR_MIN_POINTS, LAYER_MIN_POINTS)
+                                )
+                                p["min_points"] = st.batch_points[0]
+                                st.training_loss = "loss" in metric.lower()
+                                if st.training_loss:
+                                    p.setdefault("follow_trend", FOLLOW_LOSS_TREND)
                     st.rules[r] = make_rule(r, direction, **p)
             self.streams[key] = st
         return st
@@ -207,12 +233,16 @@ class AlertEngine:
         values: dict[str, float],
         *,
         tasks: Sequence[Any] | None = None,
+        averaged: Mapping[str, int] | None = None,
     ) -> list[Alert]:
         """Feed one frame's metrics (or one step's scalars); return the alerts raised now.
 
         ``tasks``: the task boundaries marked when the frame was captured (for the forgetting
         rule; ``None``: as last time). A frame's per-group
         metrics (``accuracy@g`` ...) go to the forgetting rule only; run scalars never do.
+        ``averaged``: for run scalars, how many training steps each value is the mean of (1
+        where not given): a training loss averaged over STEADY_MEAN_STEPS or more is judged
+        from fewer reference frames.
         """
         out: list[Alert] = []
         step = int(step)
@@ -229,14 +259,15 @@ class AlertEngine:
                 v = float(raw)
             except (TypeError, ValueError):
                 continue
-            fired += self._judge(step, layer, metric, v)
+            steps = averaged.get(metric, 1) if averaged else 1
+            fired += self._judge(step, layer, metric, v, steps)
         # Trend alerts on a layer whose classes separate better while the run's validation
         # improves are a phase of learning, not a failure; so are the model output's (its logits
         # grow as it learns) while the layers' classes separate. Hard rules are told regardless.
         improving = self._improving(layer, step) if layer is not None or fired else False
         told: set[str] = set()
         for metric, v, name, verdict, severity, st in fired:
-            if improving and (name in self.rule_names or name == "norm"):
+            if improving and (name in self.rule_names or name in ("norm", "rise")):
                 continue  # a slow starter's norms grow fast as it takes off
             if self._emit(out, step, layer, metric, v, name, verdict, severity, st, metric in told):
                 told.add(metric)
@@ -258,9 +289,10 @@ class AlertEngine:
         return self.incidents.take_updated()
 
     def _judge(
-        self, step: int, layer: str | None, metric: str, v: float
+        self, step: int, layer: str | None, metric: str, v: float, steps: int = 1
     ) -> list[tuple[str, float, str, Verdict, str, Stream]]:
-        """Feed one value to its stream; the rules that fire on it, the worst first."""
+        """Feed one value (the mean of ``steps`` training steps) to its stream; the rules that
+        fire on it, the worst first."""
         st = self._stream(layer, metric)
         last = st.history.last_step
         if last is not None and step < last:
@@ -269,6 +301,11 @@ class AlertEngine:
             return []  # the same step again (a duplicate feed): nothing new to judge
         if layer is None and metric.lower() in LR_NAMES:
             self._follow_lr(step, v)
+        if st.batch_points is not None:
+            points = st.batch_points[steps >= STEADY_MEAN_STEPS]
+            for rule in st.rules.values():
+                if isinstance(rule, RobustChangeRule):
+                    rule.min_points = points
         held = step < self.hold_until
         fired: list[tuple[str, Verdict, str]] = []
         for name, rule in st.rules.items():
@@ -276,11 +313,34 @@ class AlertEngine:
             if verdict is not None:
                 fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
         if self.hard:  # first: a hard rule says more than a trend on the same metric
-            fired = self.hard_rules.check(st, layer, metric, step, v, held) + fired
+            steady = metric == "change_prev" and self._lr_steady(step)
+            mean = steps >= STEADY_MEAN_STEPS
+            fired = self.hard_rules.check(st, layer, metric, step, v, held, steady, mean) + fired
         fired.sort(key=lambda f: -SEVERITY_RANK.get(f[2], -1))  # the worst one tells
         st.history.add(step, v)
         self._quiet(st, step, {name for name, _, _ in fired})
         return [(metric, v, name, verdict, severity, st) for name, verdict, severity in fired]
+
+    def _lr_steady(self, step: int) -> bool:
+        """Whether a learning rate was passed and has held for LR_STEADY_STEPS: never under
+        LR_STEADY_SHARE of its highest value over them, this step's included."""
+        for name in LR_NAMES:
+            st = self.streams.get((None, name))
+            if st is None:
+                continue
+            first = st.history.first_step
+            if first is None or first > step - LR_STEADY_STEPS:
+                return False
+            _, vals = st.history.finite_between(step - LR_STEADY_STEPS, step)
+            ahead = (
+                self._preview[1].get(name) if self._preview and self._preview[0] == step else None
+            )
+            if ahead is not None and math.isfinite(ahead):
+                vals = [*vals, ahead]
+            if len(vals) < 3 or max(vals) <= 0:
+                return False
+            return min(vals) >= LR_STEADY_SHARE * max(vals)
+        return False
 
     def _improving(self, layer: str | None, step: int) -> bool:
         """Whether the task is going well at ``step``: the layer's class separation (Fisher

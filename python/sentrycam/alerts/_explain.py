@@ -17,6 +17,10 @@ from ._rules import Verdict
 
 __all__ = ["METRIC_TEXT", "MetricText", "explain", "explain_forgetting"]
 
+#: A stopped layer judged against this share of its usual change or more still moves (the
+#: learning rate held, see the hard rules): it is told as barely moving, not as unchanged.
+STILL_JITTER_SHARE = 0.1
+
 
 class MetricText(NamedTuple):
     """How to talk about one metric: its name, the meaning of a wrong-way move, likely causes."""
@@ -101,8 +105,26 @@ def explain(
             "diverged — lower the learning rate, clip gradients, or use bfloat16 rather than "
             "float16?"
         )
+    if verdict.kind == "rise":
+        low, start = verdict.reference, verdict.window[0] if verdict.window else step
+        now = verdict.level if verdict.level is not None else value
+        return (
+            f"{metric} rose to {_factor(now / low)}x its low of {_num(low)} (its mean over 50 "
+            f"steps, at step {start}), and its mean over the 50 steps before was past "
+            f"{_factor(verdict.threshold / low)}x too: training is getting worse — noisy or "
+            "wrong labels, shifted inputs, or a learning rate too high?"
+        )
     if verdict.kind == "frozen":
         span = step - (verdict.since if verdict.since is not None else step)
+        share = verdict.threshold / verdict.reference if verdict.reference > 0 else 0.0
+        if share >= STILL_JITTER_SHARE:  # judged while the learning rate held: it still jitters
+            return (
+                f"{where}for {span} steps the layer has moved under {share:.0%} of its usual "
+                f"change per step (under {_num(verdict.threshold, 2)}, usually "
+                f"{_num(verdict.reference, 2)}) while the learning rate held (what still moves "
+                f"may be BatchNorm's running statistics or the layers before it): {t.meaning} — "
+                f"{t.causes}?"
+            )
         return (
             f"{where}the layer has not changed in {span} steps (moves under "
             f"{_num(verdict.threshold, 2)} per step, usually {_num(verdict.reference, 2)}): "

@@ -48,6 +48,24 @@ STILL_RATIO = 0.01
 #: so a cadence stretched by a budget would otherwise look like a layer slowing down.
 STILL_STEPS = 100
 STILL_GAP_FACTOR = 2.0
+#: While the learning rate you pass holds (it did not fall under half its highest value over the
+#: reference window), a layer moving under this share of its usual change per step for
+#: STILL_STEPS has stopped learning too: a frozen layer under BatchNorm still moves, as its
+#: running statistics follow each batch (ResNet, MobileNetV3, EfficientNet in the library
+#: corpus: 25-35% of its usual change at every=10), and only a falling learning rate slows a
+#: learning layer that much that soon.
+STILL_RATIO_STEADY_LR = 0.4
+#: A training loss that is the mean of many steps (see the engine's STEADY_MEAN_STEPS) rose when
+#: its means over the last RISE_SPAN steps and over the RISE_SPAN steps before are both at least
+#: this many times its lowest such mean over LOSS_LOW_STEPS (at every=10 one capture's mean of
+#: 10 batches swings 5-fold near zero loss; at every=50, two captures in a row) ...
+LOSS_RISE = 2.0
+RISE_SPAN = 50
+LOSS_LOW_STEPS = 300
+#: ... and above it by this share of the highest value the loss has had (since the run began) at
+#: least: a loss that
+#: fell from 2.3 to 0.01 and wanders to 0.025 has not risen for any purpose.
+LOSS_RISE_MIN = 0.05
 
 
 @dataclass
@@ -66,6 +84,11 @@ class Stream:
     still_since: int | None = None  # the stopped-layer rule's run of still frames
     still_frames: int = 0
     episodes: dict[str, Episode] = field(default_factory=dict)  # per rule name
+    #: A training scalar's reference frames: (for one step's value, for a steady mean); None
+    #: for other streams.
+    batch_points: tuple[int, int] | None = None
+    training_loss: bool = False  # a run scalar named *loss* from training batches
+    peak: float = 0.0  # the highest value since the stream began (the loss-rise rule's scale)
 
 
 class HardRules:
@@ -77,21 +100,33 @@ class HardRules:
         self.reference = reference
 
     def check(
-        self, st: Stream, layer: str | None, metric: str, step: int, v: float, held: bool
+        self,
+        st: Stream,
+        layer: str | None,
+        metric: str,
+        step: int,
+        v: float,
+        held: bool,
+        lr_steady: bool = False,
+        steady_mean: bool = False,
     ) -> list[tuple[str, Verdict, str]]:
         """The hard rules that fire on ``v`` at ``step`` (``held``: a learning-rate warm-up holds
-        the stopped-layer rule; non-finite values, explosions and unit loss are told anyway)."""
+        the stopped-layer rule; non-finite values, explosions and unit loss are told anyway;
+        ``lr_steady``: the learning rate is known and has not fallen; ``steady_mean``: ``v`` is a
+        training scalar averaged over many steps)."""
         if metric == "nonfinite_frac" or layer is None:
             bad = (v > 0) if metric == "nonfinite_frac" else not math.isfinite(v)
             if bad:
                 # a fraction of non-finite values is compared with 0; a scalar with nothing
                 zero = 0.0 if metric == "nonfinite_frac" else math.nan
                 return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
+            if steady_mean and st.training_loss and not held:
+                return self._rise(st, step, v)
             return []
         if metric not in ("norm_mean", *UNIT_LOSS, "change_prev") or not math.isfinite(v):
             return []
         if metric == "change_prev":
-            return self._still(st, step, v, held)
+            return self._still(st, step, v, held, lr_steady)
         # Against the frames before this one (no lag). From the second frame only past
         # EARLY_NORM_LIMIT: library models' first frames grow 20 to 5,000,000x from their
         # initialisation (MobileNetV3, EfficientNet at step 10), and that is no explosion.
@@ -120,9 +155,38 @@ class HardRules:
             return [("death", verdict, "warning")]
         return []
 
-    def _still(self, st: Stream, step: int, v: float, held: bool) -> list[tuple[str, Verdict, str]]:
+    def _rise(self, st: Stream, step: int, v: float) -> list[tuple[str, Verdict, str]]:
+        """A training loss (a mean over many steps) whose means over the last RISE_SPAN steps and
+        over the RISE_SPAN before are both LOSS_RISE-fold its low over LOSS_LOW_STEPS before."""
+        st.peak = max(st.peak, v)
+        if not self.warmup.done(st.history, step):
+            return []
+        steps, vals = st.history.finite_between(step - LOSS_LOW_STEPS - 2 * RISE_SPAN, step)
+        steps, vals = [*steps, step], [*vals, v]
+
+        def span_mean(end: int) -> float:
+            xs = [x for s, x in zip(steps, vals, strict=True) if end - RISE_SPAN < s <= end]
+            return sum(xs) / len(xs) if xs else math.nan
+
+        now, before = span_mean(step), span_mean(step - RISE_SPAN)
+        lows = [
+            (span_mean(s), s) for s in steps if step - LOSS_LOW_STEPS <= s <= step - 2 * RISE_SPAN
+        ]
+        if len(lows) < 2 or not math.isfinite(before):
+            return []
+        low, low_step = min(lows)
+        if low <= 0 or min(now, before) < LOSS_RISE * low or now - low < LOSS_RISE_MIN * st.peak:
+            return []
+        window = (low_step, step)
+        verdict = Verdict("rise", low, 0.0, LOSS_RISE * low, window, step - RISE_SPAN, level=now)
+        return [("rise", verdict, "warning")]
+
+    def _still(
+        self, st: Stream, step: int, v: float, held: bool, lr_steady: bool
+    ) -> list[tuple[str, Verdict, str]]:
         """A layer that stopped learning: its change per step far under its usual change over
-        gaps of a similar length, for STILL_STEPS steps and two frames at least."""
+        gaps of a similar length (or under STILL_RATIO_STEADY_LR of it while the learning rate
+        holds), for STILL_STEPS steps and two frames at least."""
         last = st.history.last_step
         if last is None or step <= last:
             return []
@@ -145,7 +209,8 @@ class HardRules:
             st.still_since, st.still_frames = None, 0
             return []
         usual = median([r for _, r in similar])
-        if not (usual > 0 and rate <= STILL_RATIO * usual):
+        ratio = STILL_RATIO_STEADY_LR if lr_steady else STILL_RATIO
+        if not (usual > 0 and rate <= ratio * usual):
             st.still_since, st.still_frames = None, 0
             return []
         if st.still_since is None:
@@ -154,5 +219,5 @@ class HardRules:
         if step - st.still_since < STILL_STEPS or st.still_frames < 2:
             return []
         window = (similar[0][0], similar[-1][0])
-        verdict = Verdict("frozen", usual, 0.0, STILL_RATIO * usual, window, st.still_since)
+        verdict = Verdict("frozen", usual, 0.0, ratio * usual, window, st.still_since)
         return [("stopped", verdict, "warning")]

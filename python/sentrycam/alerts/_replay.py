@@ -25,16 +25,21 @@ class AlertReplay:
         """The new alerts raised by ``frames``: a step's scalars previewed, its layers, then its
         scalars, as the live monitor fed them."""
         alerts: list[Alert] = []
-        pending: tuple[int, dict[str, float]] | None = None  # a step's scalars, fed after it
+        pending: Frame | None = None  # the frame whose step's scalars are fed after it
         for frame in frames:
-            if pending is not None and frame.step != pending[0]:
-                alerts += self.engine.update(pending[0], None, pending[1])
+            if pending is not None and frame.step != pending.step:
+                alerts += self._scalars(pending)
                 pending = None
             if frame.scalars and frame.step != self._last_scalar_step:
-                pending = (frame.step, frame.scalars)
+                pending = frame
                 self._last_scalar_step = frame.step
                 self.engine.preview(frame.step, frame.scalars)
             alerts += self.engine.update(frame.step, frame.layer, frame.metrics, tasks=frame.tasks)
         if pending is not None:
-            alerts += self.engine.update(pending[0], None, pending[1])
+            alerts += self._scalars(pending)
         return alerts
+
+    def _scalars(self, frame: Frame) -> list[Alert]:
+        if frame.scalar_steps:
+            return self.engine.update(frame.step, None, frame.scalars, averaged=frame.scalar_steps)
+        return self.engine.update(frame.step, None, frame.scalars)

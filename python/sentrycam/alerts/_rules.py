@@ -10,7 +10,8 @@ grid). A warm-up also needs a few frames, because a robust spread needs points.
 ``window`` steps ending ``lag`` steps back (the lag keeps a drift from becoming its own
 baseline at once). Its level is their median, moved along the window's trend (Theil-Sen) when
 that trend already goes the wrong way, so a healthy wrong-way trend (norms growing early in
-training) is the baseline, not a change; a right-way trend is not extrapolated, so a healthy
+training) is the baseline, not a change (``follow_trend=False``: never, the engine's choice for
+training losses); a right-way trend is not extrapolated, so a healthy
 curve that flattens is no alarm. The spread is the median absolute deviation of the window's
 values around that trend. The rule fires on a jump (``z >= z_jump``) or when the mean of ``z``
 over the last ``sustain_steps`` (two frames at least) reaches ``z_sustain``: a departure that
@@ -65,7 +66,7 @@ _MAD_TO_SD = 1.4826  # the MAD of a normal sample times this estimates its stand
 class Verdict:
     """Why a rule fired: the level compared with, its spread and the threshold crossed."""
 
-    kind: str  # "jump", "sustained", "frozen", "explosion", "death", "nonfinite", "sentrycam"
+    kind: str  # jump, sustained, frozen, explosion, death, rise, nonfinite, sentrycam
     reference: float
     spread: float
     threshold: float
@@ -204,8 +205,10 @@ class RobustChangeRule:
         min_effect: float = 0.0,
         confirm: int = 0,  # > 0: a jump must still hold (half of it) at the next value
         peak_floor: float = 0.0,
+        follow_trend: bool = True,
     ) -> None:
         self.direction = direction or 1
+        self.follow_trend = follow_trend
         self.window, self.lag, self.min_points = window, lag, min_points
         self.warmup = warmup or Warmup()
         self.z_jump, self.z_sustain, self.sustain_steps = z_jump, z_sustain, sustain_steps
@@ -233,7 +236,7 @@ class RobustChangeRule:
             mad = max(math.sqrt(FULL_REFERENCE / n) * mad, sd)
         floors = (self.rel_floor * level, self.abs_floor, self.peak_floor * self.peak)
         spread = max(mad, *floors, 1e-12)
-        wrong_way = self.direction * max(self.direction * slope, 0.0)
+        wrong_way = self.direction * max(self.direction * slope, 0.0) if self.follow_trend else 0.0
         ref = v_mid + wrong_way * (step - t_mid)
         return Verdict("", ref, spread, math.nan, (steps[0], steps[-1]))
 

@@ -8,6 +8,7 @@ from ._distributed import Distributed
 from ._handoff import Capture, LayerCapture
 from ._inputs import Inputs
 from ._layers import WatchedLayer, resolve_layers
+from ._means import ScalarMeans
 from ._modes import PROBE_MODES
 from ._pool import Pooled, check_pool, pool_for, pool_output
 from ._probe import DEFAULT_PROBE_BATCH, Probe, ProbeRun, ProbeRunner
@@ -26,6 +27,7 @@ __all__ = [
     "ProbeRun",
     "ProbeRunner",
     "ProbeSession",
+    "ScalarMeans",
     "WatchedLayer",
     "check_pool",
     "pool_for",

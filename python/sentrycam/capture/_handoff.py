@@ -40,3 +40,6 @@ class Capture:
     #: The model output's largest |logit| and mean entropy: a (2,) tensor (maybe still being
     #: copied from the GPU), read as the run scalars ``logit_max`` and ``logit_entropy``.
     logits: Any = None
+    #: For each scalar, how many training steps its value is the mean of (``step()`` averages
+    #: what it is given between captures; 1: one step's value).
+    scalar_steps: dict[str, int] = field(default_factory=dict)

@@ -76,7 +76,9 @@ class FrameBuilder:
             alerts += self._guard(
                 capture.step,
                 "checking scalars",
-                lambda: self.auditor.observe_scalars(capture.step, capture.scalars),
+                lambda: self.auditor.observe_scalars(
+                    capture.step, capture.scalars, capture.scalar_steps
+                ),
                 [],
             )
         return frames, alerts
@@ -127,6 +129,7 @@ class FrameBuilder:
             groups=lc.groups,
             group_names=list(capture.group_names) if lc.groups is not None else [],
             tasks=list(capture.tasks),
+            scalar_steps=capture.scalar_steps,
         )
         try:
             frame.ipc = encode(frame, self.dtype)

@@ -9,8 +9,10 @@ made before groups existed: read columns by name). The schema metadata has one k
 ``metrics``, ``nonfinite`` (count of NaN/Inf values), ``pool`` (how the output became rows),
 ``shape`` (the output's shape before pooling), ``projected_from`` (the width before the random
 projection, or null), ``every`` (the capture cadence, or null for ``log()``), ``groups`` (the group
-names, in code order; ``[]`` without groups) and ``tasks`` (every task boundary marked before the
-capture, ``[{"step": s, "name": n}, ...]``; ``[]`` without). Non-finite numbers are JSON nulls.
+names, in code order; ``[]`` without groups), ``tasks`` (every task boundary marked before the
+capture, ``[{"step": s, "name": n}, ...]``; ``[]`` without) and ``scalar_steps`` (for each scalar,
+how many training steps its value is the mean of; absent from recordings made before scalars
+were averaged between captures: read as 1). Non-finite numbers are JSON nulls.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Frame:
     groups: np.ndarray | None = None
     group_names: list[str] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    scalar_steps: dict[str, int] = field(default_factory=dict)
     ipc: bytes = field(default=b"", repr=False)
 
     @property
@@ -126,6 +129,7 @@ def encode(frame: Frame, dtype: str = "float32") -> bytes:
         "every": frame.every,
         "groups": [str(g) for g in frame.group_names] if frame.groups is not None else [],
         "tasks": [{"step": int(t["step"]), "name": str(t["name"])} for t in frame.tasks],
+        "scalar_steps": {str(k): int(v) for k, v in frame.scalar_steps.items()},
     }
     schema = pa.schema(
         [
@@ -224,6 +228,7 @@ def frame_from_table(table: pa.Table, data: bytes | pa.Buffer) -> Frame:
         groups=_int_or_none(batch.column("group")) if "group" in batch.schema.names else None,
         group_names=[str(g) for g in meta.get("groups", [])],
         tasks=[{"step": int(t["step"]), "name": str(t["name"])} for t in meta.get("tasks", [])],
+        scalar_steps={str(k): int(v) for k, v in (meta.get("scalar_steps") or {}).items()},
         ipc=data if isinstance(data, bytes) else data.to_pybytes(),
     )
 
