@@ -4,8 +4,10 @@
 builder (``sentrycam.pipeline.FrameBuilder``, what ``Monitor`` runs on its background thread) with
 a fresh ``Auditor()``: the pooled rows of each watched layer with the probe labels and predictions,
 the model output (``logit_max`` / ``logit_entropy`` where the product reads them) and the run
-scalars ``val_loss``, ``val_acc``, ``loss`` (the last batch) and ``lr`` (not for slow starters), in
-the order the builder feeds them; at every=10 (every capture) and every=50 (every fifth). It keeps
+scalars ``val_loss``, ``val_acc``, ``loss`` (the mean training loss since the previous capture
+at that cadence, as ``Monitor.step`` averages a loss given on every step) and ``lr`` (not for
+slow starters), in the order the builder feeds them; at every=10 (every capture) and every=50
+(every fifth). It keeps
 the alerts, what was fed to the alert engine (so other thresholds can be replayed without
 recomputing metrics: the rules are causal), anything the product reported as a problem or warned
 about, and which metrics came out NaN per layer before the onset.
@@ -59,31 +61,39 @@ def _serious(alerts: list[dict]) -> list[dict]:
     return [a for a in alerts if SEVERITY_RANK.get(a["severity"], -1) >= FAIL_FLOOR]
 
 
-def _scalars(z: dict, i: int) -> dict[str, float]:
-    """The run scalars of capture ``i``; a slow starter's learning rate is left out (lib_runs)."""
+def _scalars(z: dict, i: int, every: int) -> tuple[dict[str, float], dict[str, int]]:
+    """The run scalars of capture ``i`` at cadence ``every``, and how many steps each is the mean
+    of: ``loss`` is the mean training loss of the ``every`` steps before it, as ``Monitor.step``
+    averages a loss passed on every step; a slow starter's learning rate is left out
+    (lib_runs)."""
     out = {"val_loss": float(z["val_loss"][i]), "val_acc": float(z["val_acc"][i])}
-    if int(z["steps"][i]) > 0:
-        out["loss"] = float(z["loss"][i])
+    steps = {"val_loss": 1, "val_acc": 1}
+    step = int(z["steps"][i])
+    if step > 0:
+        batches = z["train_loss"][max(step - every, 0) : step]
+        out["loss"], steps["loss"] = float(np.mean(batches)), len(batches)
         if z["meta"].get("variant") != "slow":
-            out["lr"] = float(z["lr"][i])
-    return out
+            out["lr"], steps["lr"] = float(z["lr"][i]), 1
+    return out, steps
 
 
 class LoggedAuditor(Auditor):
-    """An ``Auditor`` that keeps what it fed its engine, in order: ``(step, layer, values)``."""
+    """An ``Auditor`` that keeps what it fed its engine, in order: ``(step, layer, values,
+    averaged)`` (``averaged``: for run scalars, the steps each value is the mean of)."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.fed: list[tuple[int, str | None, dict[str, float]]] = []
+        self.fed: list[tuple[int, str | None, dict[str, float], dict[str, int] | None]] = []
 
     def observe(self, step, layer, x, labels=None, preds=None, **kw):
         metrics, new = super().observe(step, layer, x, labels, preds, **kw)
-        self.fed.append((int(step), layer, {k: float(v) for k, v in metrics.items()}))
+        self.fed.append((int(step), layer, {k: float(v) for k, v in metrics.items()}, None))
         return metrics, new
 
     def observe_scalars(self, step, scalars, steps=None):
         new = super().observe_scalars(step, scalars, steps)
-        self.fed.append((int(step), None, {str(k): float(v) for k, v in scalars.items()}))
+        vals = {str(k): float(v) for k, v in scalars.items()}
+        self.fed.append((int(step), None, vals, dict(steps or {})))
         return new
 
 
@@ -103,7 +113,10 @@ def _capture(z: dict, i: int, layers: list[str], every: int) -> Capture:
         n = len(z["probe_y"])
         largest, summed = summary(torch.from_numpy(z["logits"][i]), n)  # per chunk: summed
         extra["logits"] = torch.stack([largest, summed / n])  # as the probe pass hands it over
-    return Capture(int(z["steps"][i]), lcs, scalars=_scalars(z, i), every=every, **extra)
+    scalars, steps = _scalars(z, i, every)
+    return Capture(
+        int(z["steps"][i]), lcs, scalars=scalars, every=every, scalar_steps=steps, **extra
+    )
 
 
 def score_run(path: Path) -> dict:
@@ -135,7 +148,7 @@ def score_run(path: Path) -> dict:
         fed = aud.fed
         nan: dict = {layer: {} for layer in layers}  # metric -> (first step, frames) NaN
         first = steps[idx[0]]
-        for step, layer, vals in fed:
+        for step, layer, vals, _ in fed:
             if layer is None or step == first or (onset is not None and step >= onset):
                 continue
             for k, v in vals.items():
@@ -173,12 +186,12 @@ def replay(fed: list, m: float, first_only: bool = False) -> list[dict]:
     ``Auditor`` fed its engine (in the same order; the rules are causal)."""
     eng = AlertEngine(params=product_params(m))
     out: list = []
-    ahead = {step: vals for step, layer, vals in fed if layer is None}  # previewed, as live
-    for i, (step, layer, vals) in enumerate(fed):
+    ahead = {step: vals for step, layer, vals, _ in fed if layer is None}  # previewed, as live
+    for i, (step, layer, vals, averaged) in enumerate(fed):
         if step in ahead and (i == 0 or fed[i - 1][0] != step):
             eng.preview(step, ahead[step])
         if layer is None:
-            out += eng.update(step, None, vals)
+            out += eng.update(step, None, vals, averaged=averaged)
         else:
             out += eng.update(step, layer, vals, tasks=[])
         if first_only and _serious([_slim(a) for a in out]):

@@ -5,7 +5,7 @@
 import type { ImageFormat, NoticeLevel } from "../contract.ts";
 
 /** What a rule compared, as the kernel saw it ("kind" names the rule's verdict). */
-export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "nonfinite" | "sentrycam" | "forgetting";
+export type EvidenceKind = "jump" | "sustained" | "frozen" | "explosion" | "death" | "rise" | "nonfinite" | "sentrycam" | "forgetting";
 
 /**
  * Why an alert fired (`Alert.to_dict()["evidence"]`; every non-finite number arrives as null).

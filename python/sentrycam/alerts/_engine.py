@@ -10,7 +10,9 @@ training steps, not frames (see :mod:`sentrycam.rules`). Rules:
 ``hard``       (default) non-finite activations or scalars (immediate: no warm-up); exploding
                activation norms (``norm_mean`` > 10 x its median over 50 steps); mass unit death
                (``dead_frac`` up by >= 0.25 on its reference median); a layer that stopped
-               learning (``change_prev`` per step under 1% of its reference median for 100 steps).
+               learning (``change_prev`` per step under 1% of its reference median for 100 steps,
+               40% while a passed learning rate holds); a training loss averaged over many
+               steps that rose 2x over its recent low for 100 steps.
 ``forgetting`` (default) after a task boundary, a group's accuracy or its representation lost
                since the end of its task (:mod:`sentrycam.forgetting`); per-group metrics
                (``accuracy@g`` ...) are watched by this rule only.

@@ -1,5 +1,6 @@
 """The hard rules: what is wrong whatever the trend (non-finite values, exploding norms, units
-lost en masse, a layer that stopped learning), and the per-stream state every rule keeps.
+lost en masse, a layer that stopped learning, a training loss that rose), and the per-stream
+state every rule keeps.
 
 Non-finite values fire at once, and are held by nothing. Exploding norms (against the median of
 the last EXPLOSION_STEPS steps) are judged from the second frame, but before a stream's warm-up
