@@ -123,3 +123,11 @@ def test_a_noisy_low_loss_at_every_10_is_no_rise():
         loss = 2.3 * math.exp(-step / 40) + 0.01 + 0.05 * rng.random() ** 3
         out += eng.update(step, None, {"loss": loss}, averaged={"loss": 10})
     assert out == []
+
+
+def test_a_training_loss_never_takes_its_own_rise_for_a_baseline():
+    # A loss that turns at step 400 and climbs by 0.06 every 50 steps: never twice its low (no
+    # `rise`), but the trend rule tells it, as it would not if the climb became its reference.
+    climbing = [2.0, 1.2, 0.8, 0.6, 0.5, 0.48, 0.47, 0.5, 0.56, 0.62, 0.68, 0.74, 0.8, 0.86, 0.9]
+    told = [(a.rule, a.step) for a in _averaged_losses(climbing)]
+    assert told == [("robust", 700)]
