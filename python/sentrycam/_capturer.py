@@ -113,9 +113,10 @@ class Capturer:
             run = self.session.run()
         except Exception as exc:  # the training loop must go on
             parts.log.report(f"step {step}: running the probe failed ({type(exc).__name__}: {exc})")
+            self.means.add(scalars)  # not lost: averaged into the next capture
             return
         if run is None:  # this rank's part of a sharded pass is with rank 0, which makes frames
-            self.means.take({})  # rank 0 reports the scalars
+            self.means.clear()  # rank 0 reports the scalars
             parts.cadence.captured(step, t0, time.perf_counter() - t0, 0.0, 0.0)
             return
         for problem in run.problems:

@@ -12,9 +12,8 @@ from conftest import capture
 
 import sentrycam
 from sentrycam import SentrycamWarning
-from sentrycam.alerts import AlertEngine, AlertReplay
+from sentrycam.alerts import AlertEngine, AlertReplay, Auditor
 from sentrycam.capture import ScalarMeans
-from sentrycam.capture._means import MAX_PENDING_TENSORS
 from sentrycam.wire import decode_frame, encode
 
 
@@ -56,13 +55,36 @@ def test_a_non_number_is_reported_at_the_capture_and_ignored_between(mlp, probe,
     assert [t.split(":")[0] for t in told] == ["step 0", "step 5"]
 
 
-def test_pending_tensors_are_read_once_they_are_many():
+def test_tensors_are_summed_as_they_were_when_given():
     means = ScalarMeans()
-    for _ in range(MAX_PENDING_TENSORS + 3):
-        means.add({"loss": torch.tensor(2.0)})
-    values, steps = means.take({"loss": torch.tensor(2.0)})
-    assert values == {"loss": 2.0} and steps == {"loss": MAX_PENDING_TENSORS + 4}
+    running = torch.zeros(())
+    for value in (1.0, 2.0, 3.0, 4.0):
+        running.fill_(value)  # a buffer the loop reuses: each step's value must count
+        means.add({"loss": running})
+    means.add({"per_sample": torch.ones(32)})  # not a scalar: not kept
+    values, steps = means.take({"loss": torch.tensor(5.0)})
+    assert values == {"loss": 3.0} and steps == {"loss": 5}
     assert means.take({}) == ({}, {})  # a new sum starts
+
+
+def test_a_scalar_that_cannot_be_summed_does_not_stop_training(mlp, probe, sent):
+    class Broken:
+        def __float__(self) -> float:
+            raise ZeroDivisionError("broken")
+
+    cam = capture(sentrycam.Monitor(mlp, layers=["act1"], probe=probe, every=5), sent)
+    with pytest.warns(SentrycamWarning):
+        for step in range(11):
+            cam.step(step, loss=1.0, huge=10**400, broken=Broken())
+    assert [f.scalars["loss"] for f in cam.frames] == [1.0, 1.0, 1.0]
+    assert all("huge" not in f.scalars for f in cam.frames)
+
+
+class _EngineOfOldAge(AlertEngine):
+    """An engine of one's own written before ``averaged`` existed."""
+
+    def update(self, step, layer, values, *, tasks=None):  # type: ignore[override]
+        return super().update(step, layer, values, tasks=tasks)
 
 
 def _loss_stream(eng: AlertEngine, averaged: int) -> list:
@@ -84,15 +106,22 @@ def test_a_loss_averaged_over_many_steps_is_judged_from_a_short_reference():
 
 
 def test_replaying_a_recording_judges_averaged_scalars_as_live(mlp, probe, sent):
+    problems: list[str] = []
     cam = capture(sentrycam.Monitor(mlp, layers=["act1"], probe=probe, every=50), sent)
     for step in range(701):
         cam.step(step, loss=1.0 + (step % 7) * 0.002 + (1.0 if step > 450 else 0.0))
     cam.flush()
     live = [(a.step, a.metric, a.rule) for a in cam.alerts if a.metric == "loss"]
-    assert live and live[0][1] == "loss"
+    assert live
     frames = [decode_frame(encode(f)) for f in cam.frames]
     replayed = [(a.step, a.metric, a.rule) for a in AlertReplay().feed(frames)]
     assert [r for r in replayed if r[1] == "loss"] == live
+    # an engine of one's own without `averaged` still gets every scalar (as one step's value)
+    old = AlertReplay(_EngineOfOldAge()).feed(frames)
+    assert not [a for a in old if "failed" in a.message]
+    aud = Auditor(engine=_EngineOfOldAge(), on_problem=problems.append)
+    aud.observe_scalars(10, {"loss": 1.0}, {"loss": 50})
+    assert problems == [] and aud.engine.streams[(None, "loss")].history.frames == 1
 
 
 def _averaged_losses(values: list[float]) -> list:

@@ -24,7 +24,7 @@ from ..metrics import (
     layer_metrics,
 )
 from ._alert import Alert
-from ._engine import AlertEngine, readable_floats
+from ._engine import AlertEngine, readable_floats, takes_averaged
 from ._log import AlertLog
 
 __all__ = ["Auditor"]
@@ -153,7 +153,7 @@ class Auditor:
         averaged: Mapping[str, int] | None = None,
     ) -> list[Alert]:
         try:
-            if averaged:
+            if averaged and takes_averaged(self.engine):
                 new = self.engine.update(int(step), layer, values, averaged=averaged)
             elif tasks is None:
                 new = self.engine.update(int(step), layer, values)

@@ -29,6 +29,7 @@ message that says what changed and its likely causes (:mod:`sentrycam.explain`).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -112,6 +113,8 @@ SHARE_RESOLUTION = 0.01
 #: Scalars taken for the learning rate: while it rises from the run's start (a schedule's
 #: warm-up), and for a warm-up after, no rule but the non-finite one fires.
 LR_NAMES = ("lr", "learning_rate")
+#: Run scalars measured on held-out data, not on training batches.
+HELD_OUT_PREFIXES = ("val", "eval", "test")
 #: A learning rate that stays above this share of its highest value over a reference window has
 #: held (a step decay of x0.1 has not; a cosine schedule holds for a while, then does not).
 LR_STEADY_SHARE = 0.5
@@ -128,6 +131,23 @@ FOLLOW_LOSS_TREND = False
 #: is a third of one batch's, or less), so its rule judges from LAYER_MIN_POINTS frames, not
 #: BATCH_SCALAR_MIN_POINTS: at every=50 from step 350, not 1,050.
 STEADY_MEAN_STEPS = 10
+
+
+def takes_averaged(engine: Any) -> bool:
+    """Whether ``engine.update`` takes ``averaged=`` (an engine of your own may predate it: its
+    scalars are then fed as before, without how many steps each value is the mean of)."""
+    try:
+        params = inspect.signature(engine.update).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "averaged" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def training_loss(metric: str) -> bool:
+    """Whether a run scalar reads as a training loss: named ``*loss*``, not measured on held-out
+    data (``val*``, ``eval*``, ``test*``)."""
+    low = metric.lower()
+    return "loss" in low and not low.startswith(HELD_OUT_PREFIXES)
 
 
 def direction_of(metric: str, overrides: dict[str, int] | None = None) -> int:
@@ -197,6 +217,7 @@ class AlertEngine:
         if st is None:
             direction = direction_of(metric, self.directions)
             keep = 2 * (self.reference.window + self.reference.lag) + self.warmup.steps
+            keep = max(keep, LR_STEADY_STEPS + self.warmup.steps)  # what _lr_steady reads
             st = Stream(History(keep), direction)
             if direction:
                 for r in self.rule_names:
@@ -221,7 +242,7 @@ class AlertEngine:
                                     else (BATCH_SCALAR_MIN_POINTS, LAYER_MIN_POINTS)
                                 )
                                 p["min_points"] = st.batch_points[0]
-                                st.training_loss = "loss" in metric.lower()
+                                st.training_loss = training_loss(metric)
                                 if st.training_loss:
                                     p.setdefault("follow_trend", FOLLOW_LOSS_TREND)
                     st.rules[r] = make_rule(r, direction, **p)
@@ -326,16 +347,15 @@ class AlertEngine:
     def _lr_steady(self, step: int) -> bool:
         """Whether a learning rate was passed and has held for LR_STEADY_STEPS: never under
         LR_STEADY_SHARE of its highest value over them, this step's included."""
-        for name in LR_NAMES:
-            st = self.streams.get((None, name))
-            if st is None:
+        for (where, metric), st in self.streams.items():
+            if where is not None or metric.lower() not in LR_NAMES:
                 continue
             first = st.history.first_step
             if first is None or first > step - LR_STEADY_STEPS:
                 return False
             _, vals = st.history.finite_between(step - LR_STEADY_STEPS, step)
             ahead = (
-                self._preview[1].get(name) if self._preview and self._preview[0] == step else None
+                self._preview[1].get(metric) if self._preview and self._preview[0] == step else None
             )
             if ahead is not None and math.isfinite(ahead):
                 vals = [*vals, ahead]

@@ -121,8 +121,10 @@ class HardRules:
                 # a fraction of non-finite values is compared with 0; a scalar with nothing
                 zero = 0.0 if metric == "nonfinite_frac" else math.nan
                 return [("nonfinite", Verdict("nonfinite", zero, zero, zero), "critical")]
-            if steady_mean and st.training_loss and not held:
-                return self._rise(st, step, v)
+            if st.training_loss:
+                st.peak = max(st.peak, v)  # every value counts, averaged or not, held or not
+                if steady_mean and not held:
+                    return self._rise(st, step, v)
             return []
         if metric not in ("norm_mean", *UNIT_LOSS, "change_prev") or not math.isfinite(v):
             return []
@@ -159,7 +161,6 @@ class HardRules:
     def _rise(self, st: Stream, step: int, v: float) -> list[tuple[str, Verdict, str]]:
         """A training loss (a mean over many steps) whose means over the last RISE_SPAN steps and
         over the RISE_SPAN before are both LOSS_RISE-fold its low over LOSS_LOW_STEPS before."""
-        st.peak = max(st.peak, v)
         if not self.warmup.done(st.history, step):
             return []
         steps, vals = st.history.finite_between(step - LOSS_LOW_STEPS - 2 * RISE_SPAN, step)

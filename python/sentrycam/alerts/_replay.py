@@ -7,7 +7,7 @@ from typing import Any
 
 from ..wire import Frame
 from ._alert import Alert
-from ._engine import AlertEngine
+from ._engine import AlertEngine, takes_averaged
 
 __all__ = ["AlertReplay"]
 
@@ -40,6 +40,6 @@ class AlertReplay:
         return alerts
 
     def _scalars(self, frame: Frame) -> list[Alert]:
-        if frame.scalar_steps:
+        if frame.scalar_steps and takes_averaged(self.engine):
             return self.engine.update(frame.step, None, frame.scalars, averaged=frame.scalar_steps)
         return self.engine.update(frame.step, None, frame.scalars)
