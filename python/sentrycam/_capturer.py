@@ -121,18 +121,18 @@ class Capturer:
             return
         for problem in run.problems:
             parts.log.report(f"step {step}: {problem}")
-        means, steps = self.means.take(scalars)
-        clean = parts.inputs.scalars(step, means)
+        self.means.add(parts.inputs.scalars(step, scalars))  # what is not a number is told
+        means, steps = self.means.take()
         capture = Capture(
             step,
             self.session.layers(run),
-            clean,
+            means,
             parts.cadence.effective_every,
             run.ready,
             group_names=self.groups.names,
             tasks=self.tasks,
             logits=run.logits,
-            scalar_steps={k: steps[k] for k in clean},
+            scalar_steps=steps,
         )
         parts.pipeline.submit(capture, t0)
 

@@ -62,9 +62,10 @@ def test_tensors_are_summed_as_they_were_when_given():
         running.fill_(value)  # a buffer the loop reuses: each step's value must count
         means.add({"loss": running})
     means.add({"per_sample": torch.ones(32)})  # not a scalar: not kept
-    values, steps = means.take({"loss": torch.tensor(5.0)})
+    means.add({"loss": torch.tensor(5.0)})
+    values, steps = means.take()
     assert values == {"loss": 3.0} and steps == {"loss": 5}
-    assert means.take({}) == ({}, {})  # a new sum starts
+    assert means.take() == ({}, {})  # a new sum starts
 
 
 def test_a_scalar_that_cannot_be_summed_does_not_stop_training(mlp, probe, sent):

@@ -324,8 +324,9 @@ class AlertEngine:
             return []  # the same step again (a duplicate feed): nothing new to judge
         if layer is None and metric.lower() in LR_NAMES:
             self._follow_lr(step, v)
+        mean = steps >= STEADY_MEAN_STEPS
         if st.batch_points is not None:
-            points = st.batch_points[steps >= STEADY_MEAN_STEPS]
+            points = st.batch_points[mean]
             for rule in st.rules.values():
                 if isinstance(rule, RobustChangeRule):
                     rule.min_points = points
@@ -337,7 +338,6 @@ class AlertEngine:
                 fired.append((name, verdict, "info" if name == "sentrycam" else "warning"))
         if self.hard:  # first: a hard rule says more than a trend on the same metric
             steady = metric == "change_prev" and self._lr_steady(step)
-            mean = steps >= STEADY_MEAN_STEPS
             fired = self.hard_rules.check(st, layer, metric, step, v, held, steady, mean) + fired
         fired.sort(key=lambda f: -SEVERITY_RANK.get(f[2], -1))  # the worst one tells
         st.history.add(step, v)

@@ -13,13 +13,10 @@ import math
 from typing import NamedTuple
 
 from ..contract import METRICS, OUTPUT_METRICS
+from ._hard import RISE_SPAN, STILL_RATIO
 from ._rules import Verdict
 
 __all__ = ["METRIC_TEXT", "MetricText", "explain", "explain_forgetting"]
-
-#: A stopped layer judged against this share of its usual change or more still moves (the
-#: learning rate held, see the hard rules): it is told as barely moving, not as unchanged.
-STILL_JITTER_SHARE = 0.1
 
 
 class MetricText(NamedTuple):
@@ -109,15 +106,16 @@ def explain(
         low, start = verdict.reference, verdict.window[0] if verdict.window else step
         now = verdict.level if verdict.level is not None else value
         return (
-            f"{metric} rose to {_factor(now / low)}x its low of {_num(low)} (its mean over 50 "
-            f"steps, at step {start}), and its mean over the 50 steps before was past "
+            f"{metric} rose to {_factor(now / low)}x its low of {_num(low)} (its mean over "
+            f"{RISE_SPAN} steps, at step {start}), and its mean over the {RISE_SPAN} steps before "
+            "was past "
             f"{_factor(verdict.threshold / low)}x too: training is getting worse — noisy or "
             "wrong labels, shifted inputs, or a learning rate too high?"
         )
     if verdict.kind == "frozen":
         span = step - (verdict.since if verdict.since is not None else step)
         share = verdict.threshold / verdict.reference if verdict.reference > 0 else 0.0
-        if share >= STILL_JITTER_SHARE:  # judged while the learning rate held: it still jitters
+        if share > STILL_RATIO:  # judged while the learning rate held: it still jitters
             return (
                 f"{where}for {span} steps the layer has moved under {share:.0%} of its usual "
                 f"change per step (under {_num(verdict.threshold, 2)}, usually "

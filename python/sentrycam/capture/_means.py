@@ -30,14 +30,10 @@ class ScalarMeans:
         self._tensor_counts: dict[str, int] = {}
 
     def add(self, scalars: Mapping[str, Any]) -> None:
-        """One step's scalars (a step between captures)."""
+        """One step's scalars."""
         for key, value in scalars.items():
             try:
-                kind = type(value)
-                if kind is float or kind is int:
-                    self._sums[key] = self._sums.get(key, 0.0) + value
-                    self._counts[key] = self._counts.get(key, 0) + 1
-                elif hasattr(value, "detach"):  # a tensor: summed where it lives, read later
+                if hasattr(value, "detach"):  # a tensor: summed where it lives, read later
                     if value.numel() != 1:
                         continue  # not a scalar: the capture reports it when given there
                     total = value.detach().reshape(()).float()
@@ -46,7 +42,7 @@ class ScalarMeans:
                     self._tensor_sums[key] = total.clone() if pending is None else pending + total
                     self._tensor_counts[key] = self._tensor_counts.get(key, 0) + 1
                 else:
-                    number = float(value)  # a numpy scalar, a bool
+                    number = float(value)  # a number, a numpy scalar, a bool
                     self._sums[key] = self._sums.get(key, 0.0) + number
                     self._counts[key] = self._counts.get(key, 0) + 1
             except Exception:  # a bad scalar must not stop training
@@ -57,10 +53,9 @@ class ScalarMeans:
         self._sums, self._counts = {}, {}
         self._tensor_sums, self._tensor_counts = {}, {}
 
-    def take(self, scalars: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-        """The capture step's ``scalars`` joined with those summed since the last capture: each
-        name's mean over the steps that gave it, and that number of steps. Starts a new sum.
-        A capture value that is not a number is passed on as given (the capture reports it)."""
+    def take(self) -> tuple[dict[str, float], dict[str, int]]:
+        """Each name's mean over the steps that gave it since the last ``take``, and that number
+        of steps; starts a new sum."""
         sums, counts = self._sums, self._counts
         for key, total in self._tensor_sums.items():
             try:
@@ -70,18 +65,4 @@ class ScalarMeans:
             sums[key] = sums.get(key, 0.0) + number
             counts[key] = counts.get(key, 0) + self._tensor_counts[key]
         self.clear()
-        if not counts:
-            return dict(scalars), dict.fromkeys(scalars, 1)
-        means: dict[str, Any] = {}
-        steps: dict[str, int] = {}
-        for key, value in scalars.items():
-            try:
-                number = float(value.item() if hasattr(value, "item") else value)
-            except Exception:  # passed on: the capture reports it
-                means[key], steps[key] = value, 1
-                continue
-            total, count = sums.pop(key, 0.0) + number, counts.pop(key, 0) + 1
-            means[key], steps[key] = total / count, count
-        for key, count in counts.items():  # given between captures, not at this one
-            means[key], steps[key] = sums[key] / count, count
-        return means, steps
+        return {key: sums[key] / count for key, count in counts.items()}, counts
